@@ -1,0 +1,9 @@
+"""saltools: how far CNN saliency methods can be trusted, measured.
+
+The analysis package behind the course "Saliency under the Microscope". Modules, lower to upper:
+``profiles``, ``data``, ``models`` (foundation), then the saliency methods and their analysis.
+"""
+from . import data, models, plots, profiles
+
+__version__ = "0.1.0"
+__all__ = ["data", "models", "plots", "profiles", "__version__"]

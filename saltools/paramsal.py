@@ -1,0 +1,559 @@
+"""Parameter saliency (Levin et al. 2022): which conv filters an image's loss blames.
+
+The per-sample, per-filter statistic ``s_j(x) = mean |dCE(f(x), y) / dW_j|`` (conv weights only, eval
+mode) is computed for a whole batch at once: a forward hook on every conv keeps its input, a tensor
+hook on its output receives the gradient there during one batched backward pass (to the input, so
+parameter ``.grad`` is never touched), and the per-sample weight gradients are formed from the two
+(written by hand: Captum and torch.func offer no per-sample filter *statistic*, and
+``vmap(grad)`` is slower on CPU).
+"""
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .models import conv_layers, filter_index, preserved_state
+
+_WORKSPACE_ELEMENTS = 2**25   # per-layer chunk limit for per-sample weight gradients (128 MB float32)
+
+
+def _per_sample_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
+    """[B, out_channels]: mean over (in, kh, kw) of |per-sample dL/dW| of one conv layer."""
+    batch = inputs.shape[0]
+    groups = conv.groups
+    if conv.padding_mode != "zeros":
+        inputs = F.pad(inputs, conv._reversed_padding_repeated_twice, mode=conv.padding_mode)
+        padding = 0
+    else:
+        padding = conv.padding
+    if isinstance(padding, str):   # "same" / "valid"
+        padding = _explicit_padding(conv)
+    out_ch, in_per_group, kh, kw = conv.weight.shape
+    positions = grad_out.shape[-2] * grad_out.shape[-1]
+    per_sample = out_ch * in_per_group * kh * kw + in_per_group * groups * kh * kw * positions
+    chunk = max(1, min(batch, _WORKSPACE_ELEMENTS // max(per_sample, 1)))
+    stats = []
+    for lo in range(0, batch, chunk):
+        x, g = inputs[lo:lo + chunk], grad_out[lo:lo + chunk]
+        b = x.shape[0]
+        cols = F.unfold(x, (kh, kw), dilation=conv.dilation, padding=padding, stride=conv.stride)
+        cols = cols.view(b * groups, in_per_group * kh * kw, positions)
+        g = g.reshape(b * groups, out_ch // groups, positions)
+        weight_grad = torch.bmm(g, cols.transpose(1, 2))          # [b*G, out/G, in/G*kh*kw]
+        stats.append(weight_grad.abs_().mean(-1).view(b, out_ch))
+    return torch.cat(stats)
+
+
+def _explicit_padding(conv: nn.Conv2d) -> tuple[int, int]:
+    if conv.padding == "valid":
+        return (0, 0)
+    if any(s != 1 for s in conv.stride) or any((d * (k - 1)) % 2 for d, k in zip(conv.dilation, conv.kernel_size)):
+        raise ValueError(f"padding='same' with an asymmetric pad is not supported ({conv})")
+    return tuple(d * (k - 1) // 2 for d, k in zip(conv.dilation, conv.kernel_size))
+
+
+@contextmanager
+def _filter_stat_hooks(model: nn.Module, columns: list[torch.Tensor]) -> Iterator[None]:
+    """Hooks that fill ``columns[i]`` with the [B, out] statistic of conv ``i`` during backward."""
+    handles = []
+    calls = [0] * len(columns)
+
+    def forward_hook(i, conv):
+        def hook(module, args, output):
+            calls[i] += 1
+            if calls[i] > 1:
+                raise ValueError(f"conv layer {conv} is called more than once per forward pass (shared "
+                                 "weights); its per-sample filter statistic is not supported")
+            x = args[0].detach()
+
+            def on_grad(grad):
+                columns[i] = _per_sample_filter_stat(conv, x, grad)
+            if output.requires_grad:
+                output.register_hook(on_grad)
+        return hook
+
+    try:
+        for i, (_, conv) in enumerate(conv_layers(model)):
+            handles.append(conv.register_forward_hook(forward_hook(i, conv)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _check_batch(model: nn.Module, images, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise ValueError(f"images must be a tensor [N, C, H, W]; got "
+                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"labels must be a 1-D tensor with one label per image ({len(images)}); "
+                         f"got shape {tuple(labels.shape)}")
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integer class indices; got dtype {labels.dtype}")
+    if not images.dtype.is_floating_point:
+        raise TypeError(f"images must be floating point in [0, 1]; got dtype {images.dtype}")
+    return images, labels.long()
+
+
+def filter_saliency(model: nn.Module, images: torch.Tensor, labels, batch_size: int = 128,
+                    progress: bool = False) -> torch.Tensor:
+    """Per-sample, per-filter saliency ``mean |dCE(f(x_n), y_n) / dW_j|``: a tensor [N, F].
+
+    Columns follow ``saltools.models.filter_index(model)``. The model is used in eval mode (BatchNorm
+    with running statistics, so the images do not interact) and left exactly as it was found.
+    Exact: equals the one-image-at-a-time definition (to float rounding).
+
+    Parameters
+    ----------
+    images : [N, C, H, W] floating point in the model's input range.
+    labels : [N] integer true labels (the statistic uses the true label, not the prediction).
+    batch_size : images per forward/backward pass.
+    """
+    convs = conv_layers(model)
+    images, labels = _check_batch(model, images, labels)
+    param = next(model.parameters())
+    device, dtype = param.device, param.dtype
+    with preserved_state(model):
+        model.eval()
+        logits_dim = None
+        out = []
+        for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc="filter saliency"):
+            x = images[lo:lo + batch_size].to(device=device, dtype=dtype).requires_grad_(True)
+            y = labels[lo:lo + batch_size].to(device)
+            columns: list = [None] * len(convs)
+            with _filter_stat_hooks(model, columns), torch.enable_grad():
+                logits = model(x)
+                if logits_dim is None:
+                    logits_dim = logits.shape[1]
+                    if labels.numel() and (labels.min() < 0 or labels.max() >= logits_dim):
+                        raise ValueError(f"labels must lie in [0, {logits_dim - 1}] for this model; "
+                                         f"got values in [{labels.min().item()}, {labels.max().item()}]")
+                loss = F.cross_entropy(logits, y, reduction="sum")
+                torch.autograd.grad(loss, x)
+            missing = [name for (name, _), col in zip(convs, columns) if col is None]
+            if missing:
+                raise RuntimeError(f"no gradient reached conv layers {missing[:3]}: are they used in forward?")
+            out.append(torch.cat(columns, dim=1).detach())
+    if not out:
+        return torch.empty(0, sum(c.out_channels for _, c in convs))
+    return torch.cat(out)
+
+
+def filter_saliency_loop(model: nn.Module, images: torch.Tensor, labels) -> torch.Tensor:
+    """The reference definition, one image at a time with autograd (slow; for tests and benchmarks)."""
+    convs = conv_layers(model)
+    images, labels = _check_batch(model, images, labels)
+    weights = [conv.weight for _, conv in convs]
+    rows = []
+    with preserved_state(model):
+        model.eval()
+        for p in weights:
+            p.requires_grad_(True)
+        for x, y in zip(images, labels):
+            loss = F.cross_entropy(model(x[None].to(weights[0].device)), y[None].to(weights[0].device))
+            grads = torch.autograd.grad(loss, weights)
+            rows.append(torch.cat([g.abs().mean(dim=(1, 2, 3)) for g in grads]))
+    return torch.stack(rows)
+
+
+# ----------------------------------------------------------------------------- reference statistics
+def _fingerprints(images: torch.Tensor) -> torch.Tensor:
+    """One int64 per image: a hash of its float32 pixels (to recognize reference images)."""
+    flat = images.detach().to("cpu", torch.float32).contiguous().view(len(images), -1).numpy()
+    return torch.tensor([int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little", signed=True)
+                         for row in flat], dtype=torch.int64)
+
+
+def _batches(reference, labels, batch_size: int):
+    """Yield (images, labels) batches from a tensor (+labels), a Dataset, or an iterable of batches."""
+    if isinstance(reference, torch.Tensor):
+        if labels is None:
+            raise ValueError("labels are required when the reference set is a tensor of images")
+        labels = torch.as_tensor(labels)
+        for lo in range(0, len(reference), batch_size):
+            yield reference[lo:lo + batch_size], labels[lo:lo + batch_size]
+    elif hasattr(reference, "images") and hasattr(reference, "labels"):      # Shapes: already in memory
+        for lo in range(0, len(reference), batch_size):
+            yield reference._images[lo:lo + batch_size].float() / 255, reference.labels[lo:lo + batch_size]
+    elif isinstance(reference, torch.utils.data.Dataset):
+        loader = torch.utils.data.DataLoader(reference, batch_size=batch_size, shuffle=False)
+        for batch in loader:
+            yield batch[0], batch[1]
+    else:
+        for batch in reference:
+            yield batch[0], batch[1]
+
+
+class ParameterSaliency:
+    """Reference statistics of the filter statistic over a reference set, and filter rankings for queries.
+
+    ``fit`` streams the reference set in batches and keeps, per filter: the count, mean and sum of
+    squared deviations (Welford/Chan, mergeable across shards with ``merge``); the ``max_tail + 1``
+    largest values (for peaks-over-threshold); and a uniform random sample of ``sample_size``
+    reference images' values (reservoir, for normality tests). Memory grows with
+    ``(max_tail + sample_size) x F`` plus 8 bytes per reference image (their fingerprints), never
+    with ``N x F``.
+
+    Fitted attributes end in ``_``: ``n_``, ``mean_``, ``std_``, ``tail_`` ([T, F], descending),
+    ``sample_`` ([S, F]), ``index_`` (``models.filter_index``).
+    """
+
+    def __init__(self, model: nn.Module, *, max_tail: int = 2000, sample_size: int = 1000,
+                 batch_size: int = 128, seed: int = 0, progress: bool = True):
+        self.index_ = filter_index(model)
+        self.model = model
+        self.max_tail, self.sample_size = int(max_tail), int(sample_size)
+        self.batch_size, self.seed, self.progress = int(batch_size), int(seed), progress
+        self._reset()
+
+    def _reset(self) -> None:
+        n_filters = len(self.index_)
+        self.n_ = 0
+        self.mean_ = torch.zeros(n_filters, dtype=torch.float64)
+        self._m2 = torch.zeros(n_filters, dtype=torch.float64)
+        self.tail_ = torch.empty(0, n_filters)
+        self.sample_ = torch.empty(0, n_filters)
+        self._fingerprints = torch.empty(0, dtype=torch.int64)
+        self._rng = np.random.default_rng(self.seed)
+
+    # -- fitting
+    def fit(self, reference, labels=None) -> "ParameterSaliency":
+        """Reference statistics from a Dataset of (image, label, ...), a loader of batches, or images + labels."""
+        self._reset()
+        total = len(reference) if hasattr(reference, "__len__") else None
+        bar = tqdm(total=total, disable=not self.progress, desc="reference statistics")
+        for images, batch_labels in _batches(reference, labels, self.batch_size):
+            self.partial_fit(images, batch_labels)
+            bar.update(len(images))
+        bar.close()
+        if self.n_ == 0:
+            raise ValueError("the reference set is empty")
+        return self
+
+    def partial_fit(self, images: torch.Tensor, labels) -> "ParameterSaliency":
+        """Add one batch of reference images to the statistics."""
+        values = filter_saliency(self.model, images, labels, self.batch_size)
+        self._fingerprints = torch.cat([self._fingerprints, _fingerprints(images)])
+        self._update(values.to("cpu", torch.float32))
+        return self
+
+    def _update(self, values: torch.Tensor) -> None:
+        batch = _Moments(len(values), values.double().mean(0), ((values.double() - values.double().mean(0)) ** 2).sum(0))
+        merged = _Moments(self.n_, self.mean_, self._m2).merge(batch)
+        seen = self.n_
+        self.n_, self.mean_, self._m2 = merged.n, merged.mean, merged.m2
+        keep = min(self.max_tail + 1, len(self.tail_) + len(values))
+        self.tail_ = torch.cat([self.tail_, values]).topk(keep, dim=0).values
+        self.sample_ = self._reservoir(self.sample_, values, seen)
+
+    def _reservoir(self, sample: torch.Tensor, values: torch.Tensor, seen: int) -> torch.Tensor:
+        """Algorithm R over image rows, vectorized within the batch (last write to a slot wins)."""
+        size = self.sample_size
+        fill = max(0, min(size - len(sample), len(values)))
+        sample = torch.cat([sample, values[:fill]])
+        rest = np.arange(fill, len(values))
+        if len(rest):
+            counts = seen + rest + 1                                   # 1-based position in the stream
+            slots = np.floor(self._rng.random(len(rest)) * counts).astype(np.int64)
+            chosen = slots < size
+            slots, rows = slots[chosen], rest[chosen]
+            _, last = np.unique(slots[::-1], return_index=True)        # last occurrence of each slot
+            pick = len(slots) - 1 - last
+            sample[torch.from_numpy(slots[pick])] = values[torch.from_numpy(rows[pick])]
+        return sample
+
+    def merge(self, other: "ParameterSaliency") -> "ParameterSaliency":
+        """Combine with statistics fitted on another shard of the reference set (Chan et al.)."""
+        if len(other.index_) != len(self.index_) or not (other.index_.layer.values == self.index_.layer.values).all():
+            raise ValueError("cannot merge statistics of different models (filter indexes differ)")
+        n_self, n_other = self.n_, other.n_
+        merged = _Moments(self.n_, self.mean_, self._m2).merge(_Moments(other.n_, other.mean_, other._m2))
+        self.n_, self.mean_, self._m2 = merged.n, merged.mean, merged.m2
+        keep = min(self.max_tail + 1, len(self.tail_) + len(other.tail_))
+        self.tail_ = torch.cat([self.tail_, other.tail_]).topk(keep, dim=0).values
+        self.sample_ = self._merge_samples(self.sample_, n_self, other.sample_, n_other)
+        self._fingerprints = torch.cat([self._fingerprints, other._fingerprints])
+        return self
+
+    def _merge_samples(self, a, n_a, b, n_b):
+        """A uniform sample of the union from uniform samples of two shards (hypergeometric split)."""
+        size = min(self.sample_size, len(a) + len(b))
+        from_a = int(self._rng.hypergeometric(n_a, n_b, size)) if n_a and n_b else (size if n_a else 0)
+        from_a = min(max(from_a, size - len(b)), len(a))
+        pick_a = torch.from_numpy(self._rng.choice(len(a), from_a, replace=False))
+        pick_b = torch.from_numpy(self._rng.choice(len(b), size - from_a, replace=False))
+        return torch.cat([a[pick_a], b[pick_b]])
+
+    @property
+    def std_(self) -> torch.Tensor:
+        """Unbiased standard deviation per filter."""
+        self._check_fitted()
+        return (self._m2 / max(self.n_ - 1, 1)).sqrt()
+
+    def _check_fitted(self) -> None:
+        if self.n_ == 0:
+            raise RuntimeError("ParameterSaliency is not fitted: call fit(reference) first")
+
+    # -- queries
+    def saliency(self, images: torch.Tensor, labels, allow_reference_images: bool = False) -> torch.Tensor:
+        """The raw statistic [N, F] of query images; refuses images of the reference set unless allowed."""
+        self._check_fitted()
+        if not allow_reference_images:
+            overlap = torch.isin(_fingerprints(images), self._fingerprints)
+            if overlap.any():
+                raise ValueError(f"{int(overlap.sum())} query image(s) are part of the reference set "
+                                 f"(first at position {int(overlap.nonzero()[0])}); query with images the "
+                                 "statistics never saw, or pass allow_reference_images=True")
+        return filter_saliency(self.model, images, labels, self.batch_size).cpu()
+
+    def score(self, values: torch.Tensor, scorer="zscore") -> torch.Tensor:
+        """Scores [N, F] of raw statistic values, higher = more salient, by a name in SCORERS or a callable."""
+        self._check_fitted()
+        values = torch.as_tensor(values)
+        if values.ndim != 2 or values.shape[1] != len(self.index_):
+            raise ValueError(f"values must have shape [N, {len(self.index_)}]; got {tuple(values.shape)}")
+        return _scorer(scorer)(self, values.to(torch.float32).cpu())
+
+    def rank(self, values: torch.Tensor, scorer="zscore") -> pd.DataFrame:
+        """Tidy ranking: one row per (image, filter) with layer, stage, depth, filter, statistic, score,
+        rank (1 = most salient; all filters of all layers ranked together)."""
+        scores = self.score(values, scorer)
+        n, f = scores.shape
+        order = torch.argsort(scores, dim=1, descending=True, stable=True)
+        ranks = torch.empty_like(order)
+        ranks.scatter_(1, order, torch.arange(1, f + 1).expand(n, f))
+        table = self.index_.iloc[np.tile(np.arange(f), n)].reset_index(drop=True)
+        table.insert(0, "image", np.repeat(np.arange(n), f))
+        table["statistic"] = torch.as_tensor(values).reshape(-1).numpy()
+        table["score"] = scores.reshape(-1).numpy()
+        table["rank"] = ranks.reshape(-1).numpy()
+        return table
+
+    # -- persistence
+    def state_dict(self) -> dict:
+        """Plain tensors (loadable with ``torch.load(..., weights_only=True)``)."""
+        self._check_fitted()
+        return {"n": torch.tensor(self.n_), "mean": self.mean_, "m2": self._m2, "tail": self.tail_,
+                "sample": self.sample_, "fingerprints": self._fingerprints,
+                "layers": torch.tensor([int(d) for d in self.index_.depth]),
+                "max_tail": torch.tensor(self.max_tail), "sample_size": torch.tensor(self.sample_size)}
+
+    def save(self, path) -> None:
+        """Save the fitted statistics (not the model)."""
+        torch.save(self.state_dict(), path)
+
+    @classmethod
+    def load(cls, model: nn.Module, path, **kwargs) -> "ParameterSaliency":
+        """Fitted statistics from ``save``, for the same model architecture."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        ps = cls(model, max_tail=int(state["max_tail"]), sample_size=int(state["sample_size"]), **kwargs)
+        if len(state["mean"]) != len(ps.index_):
+            raise ValueError(f"statistics for {len(state['mean'])} filters cannot describe a model with {len(ps.index_)}")
+        ps.n_, ps.mean_, ps._m2 = int(state["n"]), state["mean"], state["m2"]
+        ps.tail_, ps.sample_, ps._fingerprints = state["tail"], state["sample"], state["fingerprints"]
+        return ps
+
+
+@dataclass(frozen=True)
+class _Moments:
+    n: int
+    mean: torch.Tensor
+    m2: torch.Tensor
+
+    def merge(self, other: "_Moments") -> "_Moments":
+        """Chan et al.'s pairwise combination of counts, means and sums of squared deviations."""
+        n = self.n + other.n
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        delta = other.mean - self.mean
+        return _Moments(n, self.mean + delta * (other.n / n), self.m2 + other.m2 + delta**2 * (self.n * other.n / n))
+
+
+# ----------------------------------------------------------------------------- scorers
+def zscore(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+    """``(s - mean) / std`` per filter; a std <= 1e-14 counts as 1 (as the original code)."""
+    std = stats.std_.clone()
+    std[std <= 1e-14] = 1.0
+    return ((values.double() - stats.mean_) / std).float()
+
+
+SCORERS: dict[str, Callable[[ParameterSaliency, torch.Tensor], torch.Tensor]] = {"zscore": zscore}
+
+
+def _scorer(scorer):
+    if callable(scorer):
+        return scorer
+    if scorer not in SCORERS:
+        raise ValueError(f"unknown scorer {scorer!r}; expected one of {sorted(SCORERS)} or a callable")
+    return SCORERS[scorer]
+
+
+# ----------------------------------------------------------------------------- interventions
+@contextmanager
+def edited_filters(model: nn.Module, keep: torch.Tensor | None = None, step: torch.Tensor | None = None,
+                   grads: list[torch.Tensor] | None = None, lr: float = 1e-3) -> Iterator[None]:
+    """Evaluate batch row ``r`` as if filters had been edited for that row only (hooks, removed on exit).
+
+    keep : [R, F] 1 = keep, 0 = zero the filter's weights (its output becomes its bias).
+    step : [R, F] 1 = apply one SGD step ``W_j - lr * grads_j`` to the filter, 0 = leave it.
+    Exact, because conv output channel ``j`` depends only on filter ``j``: zeroing it, or moving it by
+    ``-lr g_j``, changes that channel alone, by a term one extra convolution computes.
+    """
+    convs = conv_layers(model)
+    bounds = np.cumsum([0] + [c.out_channels for _, c in convs])
+    handles = []
+
+    def hook_for(i, conv):
+        lo, hi = bounds[i], bounds[i + 1]
+
+        def hook(module, args, output):
+            if step is not None:
+                update = conv._conv_forward(args[0], grads[i], None)
+                output = output - lr * update * step[:, lo:hi, None, None].to(output)
+            if keep is not None:
+                k = keep[:, lo:hi, None, None].to(output)
+                bias = 0.0 if conv.bias is None else conv.bias[None, :, None, None]
+                output = output * k + bias * (1 - k)
+            return output
+        return hook
+
+    try:
+        for i, (_, conv) in enumerate(convs):
+            handles.append(conv.register_forward_hook(hook_for(i, conv)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _conv_weight_grads(model: nn.Module, image: torch.Tensor, label: int) -> list[torch.Tensor]:
+    weights = [conv.weight for _, conv in conv_layers(model)]
+    with torch.enable_grad():
+        for w in weights:
+            w.requires_grad_(True)
+        loss = F.cross_entropy(model(image[None]), torch.tensor([label], device=image.device))
+        return [g.detach() for g in torch.autograd.grad(loss, weights)]
+
+
+SELECTIONS = ("salient", "random", "least")
+
+
+def _orderings(scores: torch.Tensor, selections, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    out = {}
+    for name in selections:
+        if name == "salient":
+            out[name] = torch.argsort(scores, descending=True, stable=True)
+        elif name == "least":
+            out[name] = torch.argsort(scores, descending=False, stable=True)
+        elif name == "random":
+            out[name] = torch.randperm(len(scores), generator=generator)
+        else:
+            raise ValueError(f"unknown selection {name!r}; expected some of {SELECTIONS}")
+    return out
+
+
+def intervention_curves(model: nn.Module, images: torch.Tensor, labels, scores: torch.Tensor,
+                        ks=range(1, 26), methods=("zero", "finetune"), selections=SELECTIONS,
+                        lr: float = 1e-3, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Edit the top-k filters of each image and measure the effect, for every k, method and selection.
+
+    For image ``n`` the filters are ordered by ``scores[n]`` ("salient": highest first, "least":
+    lowest first) or at random ("random", nested sets, seeded). Methods: "zero" sets the filters'
+    weights to 0; "finetune" applies one SGD step (``lr``) on the image's own loss to those filters
+    only. The model itself is never modified (hooks evaluate every variant in one batch).
+
+    Returns one row per (image, method, selection, k): ``p_true`` / ``p_wrong`` (softmax probability
+    of the true class / of the class predicted before editing) before and after, their changes
+    ``d_true`` / ``d_wrong``, the relative change ``d_wrong_rel``, and ``corrected`` (the edited
+    model predicts the true label).
+    """
+    images, labels = _check_batch(model, images, labels)
+    scores = torch.as_tensor(scores)
+    n_filters = sum(c.out_channels for _, c in conv_layers(model))
+    if scores.shape != (len(images), n_filters):
+        raise ValueError(f"scores must have shape [{len(images)}, {n_filters}]; got {tuple(scores.shape)}")
+    ks = [int(k) for k in ks]
+    if not ks or min(ks) < 0 or max(ks) > n_filters:
+        raise ValueError(f"ks must be filter counts in [0, {n_filters}]; got {ks[:5]}...")
+    for m in methods:
+        if m not in ("zero", "finetune"):
+            raise ValueError(f"unknown method {m!r}; expected 'zero' or 'finetune'")
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    with preserved_state(model):
+        model.eval()
+        for n in tqdm(range(len(images)), disable=not progress, desc="interventions"):
+            x, y = images[n].to(device), int(labels[n])
+            with torch.no_grad():
+                before = F.softmax(model(x[None]), dim=1)[0]
+            wrong = int(before.argmax())
+            orders = _orderings(scores[n], selections, generator)
+            masks = torch.zeros(len(selections) * len(ks), n_filters, device=device)
+            for s, name in enumerate(selections):
+                for j, k in enumerate(ks):
+                    masks[s * len(ks) + j, orders[name][:k]] = 1.0
+            batch = x[None].expand(len(masks), *x.shape)
+            for method in methods:
+                if method == "zero":
+                    edit = edited_filters(model, keep=1 - masks)
+                else:
+                    edit = edited_filters(model, step=masks, grads=_conv_weight_grads(model, x, y), lr=lr)
+                with edit, torch.no_grad():
+                    after = F.softmax(model(batch), dim=1)
+                for s, name in enumerate(selections):
+                    for j, k in enumerate(ks):
+                        p = after[s * len(ks) + j]
+                        rows.append((n, method, name, k, before[y].item(), p[y].item(), before[wrong].item(),
+                                     p[wrong].item(), int(p.argmax()) == y))
+    table = pd.DataFrame(rows, columns=["image", "method", "selection", "k", "p_true_before", "p_true",
+                                       "p_wrong_before", "p_wrong", "corrected"])
+    table["d_true"] = table.p_true - table.p_true_before
+    table["d_wrong"] = table.p_wrong - table.p_wrong_before
+    table["d_wrong_rel"] = table.d_wrong / table.p_wrong_before
+    return table
+
+
+# ----------------------------------------------------------------------------- input-space projection
+def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, top: int = 10,
+                     boost: float = 100.0) -> torch.Tensor:
+    """Which pixels drive the image's most salient filters (Levin et al.): an [H, W] map.
+
+    The image's z-scored saliency profile ``z(x)`` is compared (cosine similarity) with a copy whose
+    ``top`` largest entries are multiplied by ``boost``; the map is ``max_c |d sim / d x_c|``. Needs
+    a double backward through the network (one image at a time).
+    """
+    stats._check_fitted()
+    model = stats.model
+    if not isinstance(image, torch.Tensor) or image.ndim != 3:
+        raise ValueError(f"image must be a tensor [C, H, W]; got {getattr(image, 'shape', type(image))}")
+    device = next(model.parameters()).device
+    weights = [conv.weight for _, conv in conv_layers(model)]
+    std = stats.std_.clone()
+    std[std <= 1e-14] = 1.0
+    mean, std = stats.mean_.to(device, torch.float32), std.to(device, torch.float32)
+    with preserved_state(model), torch.enable_grad():
+        model.eval()
+        for w in weights:
+            w.requires_grad_(True)
+        x = image.to(device, torch.float32).clone().requires_grad_(True)
+        loss = F.cross_entropy(model(x[None]), torch.tensor([int(label)], device=device))
+        grads = torch.autograd.grad(loss, weights, create_graph=True)
+        profile = (torch.cat([g.abs().mean(dim=(1, 2, 3)) for g in grads]) - mean) / std
+        target = profile.detach().clone()
+        target[target.topk(top).indices] *= boost
+        similarity = F.cosine_similarity(profile, target, dim=0)
+        (grad_x,) = torch.autograd.grad(similarity, x)
+    return grad_x.abs().amax(0).cpu()

@@ -1,0 +1,77 @@
+"""Build the whole book once (every notebook executed on the embedded profile) and inspect the HTML."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, SALTOOLS_PROFILE="embedded")
+    env.pop("MPLBACKEND", None)          # the kernel's inline backend must draw the figures
+    jupyter_book = shutil.which("jupyter-book", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                                     os.environ.get("PATH", "")]))
+    assert jupyter_book, "jupyter-book is not installed (pip install -r requirements.txt)"
+    cmd = [jupyter_book, "build", str(ROOT), "--path-output", str(out), "-W", "--keep-going"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    log = proc.stdout + proc.stderr
+    (out / "build.log").write_text(log)
+    assert proc.returncode == 0, f"book build failed:\n{log[-6000:]}"
+    sphinx_warnings = [line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
+    assert not sphinx_warnings, "book build warned:\n" + "\n".join(sphinx_warnings)
+    return out / "_build" / "html"
+
+
+@pytest.mark.book
+def test_every_toc_entry_has_html(built_book):
+    for entry in _toc_files():
+        assert (built_book / f"{entry}.html").exists(), entry
+    assert (built_book / "index.html").exists()
+
+
+@pytest.mark.book
+def test_every_notebook_is_in_the_toc_and_executed_without_errors(built_book):
+    toc = set(_toc_files())
+    for nb in NOTEBOOKS:
+        entry = f"notebooks/{nb.stem}"
+        assert entry in toc, f"{nb.name} is not in _toc.yml"
+        html = (built_book / f"{entry}.html").read_text()
+        assert "Traceback" not in html and "output error" not in html, nb.name
+        figures = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', html)
+        assert figures, f"{nb.name} shows no figure"
+        for src in figures:
+            assert (built_book / "notebooks" / src).resolve().exists(), src
+
+
+@pytest.mark.book
+def test_bibliography_resolves(built_book):
+    html = (built_book / "book" / "references.html").read_text()
+    assert "parameter saliency via extreme value theory" in html.lower()
+
+
+def test_notebooks_are_stored_without_outputs_and_start_with_badge_and_install_cell():
+    for nb in NOTEBOOKS:
+        cells = json.loads(nb.read_text())["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        assert all(not c["outputs"] and c["execution_count"] is None for c in code), nb.name
+        assert "colab.research.google.com" in "".join(cells[0]["source"]), nb.name
+        first_code = "".join(code[0]["source"])
+        assert "find_spec(\"saltools\") is None" in first_code and "pip" in first_code, nb.name

@@ -8,6 +8,7 @@ are generated, in whatever chunks, on any machine.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -316,6 +317,11 @@ class Shapes(torch.utils.data.Dataset):
         """All images as one float tensor [N, 3, H, W] in [0, 1] (a new tensor on every call)."""
         return self._images.float() / 255
 
+    def batches(self, batch_size: int):
+        """Yield (images, labels) batches in order, converting only one batch at a time."""
+        for lo in range(0, self.n, batch_size):
+            yield self._images[lo:lo + batch_size].float() / 255, self.labels[lo:lo + batch_size]
+
     def info(self):
         """One row per image: label, class name, centre, radius, angle, colours, luminances."""
         import pandas as pd
@@ -489,3 +495,33 @@ def imagenette(root: str | Path, split: str = "val", size: int = 224, download: 
         raise RuntimeError(f"{advice} ({err})") from err
     ds.target_transform = _ToImageNetIndex(ds.wnids)
     return ds
+
+
+# ----------------------------------------------------------------------------- data per profile
+SHAPES_SPLITS = {"reference": "reference", "query": "test", "eval": "test"}
+
+
+def data_root() -> Path:
+    """Where real data sets live: ``$SALTOOLS_DATA`` or ``~/.cache/saltools``."""
+    return Path(os.environ.get("SALTOOLS_DATA", Path.home() / ".cache" / "saltools"))
+
+
+def for_profile(profile, role: str, n: int | None = None, seed: int = 0, **shapes_kwargs):
+    """The data a chapter uses in a role under a profile: a Dataset of (image in [0, 1], label, ...).
+
+    role : "reference" (fits parameter-saliency statistics), "query" (images to explain) or "eval"
+        (accuracy). Reference and query images never overlap.
+    n : how many images (default: the profile's ``n_reference`` or ``n_eval``).
+    Shapes keyword arguments (domain, corruption, ...) apply to the embedded profile only.
+    """
+    if role not in SHAPES_SPLITS:
+        raise ValueError(f"role must be one of {sorted(SHAPES_SPLITS)}; got {role!r}")
+    n = n if n is not None else (profile.n_reference if role == "reference" else profile.n_eval)
+    if profile.data == "shapes":
+        return Shapes(n, split=SHAPES_SPLITS[role], seed=seed, size=profile.image_size, **shapes_kwargs)
+    if profile.data == "imagenette":
+        split = "train" if role == "reference" else "val"
+        ds = imagenette(data_root(), split=split, size=profile.image_size, download=True)
+        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
+        return torch.utils.data.Subset(ds, order.tolist())
+    raise ValueError(f"profile {profile.name!r} has unknown data {profile.data!r}")

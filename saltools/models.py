@@ -418,3 +418,35 @@ def robustness(model: nn.Module, n: int = 1000, *, split: str = "test", seed: in
         rows.append({"domain": domain, "corruption": corruption or "none", "severity": severity,
                      "accuracy": accuracy(model, data, batch_size=batch_size)})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Mistakes:
+    """Misclassified images of a data set: images, true labels, predicted labels, dataset indices."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    predictions: torch.Tensor
+    indices: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def mistakes(model: nn.Module, dataset, limit: int | None = None, batch_size: int = 256) -> Mistakes:
+    """The images the model misclassifies (at most ``limit``, in dataset order)."""
+    loader = (dataset.batches(batch_size) if hasattr(dataset, "batches")
+              else torch.utils.data.DataLoader(dataset, batch_size=batch_size))
+    found = {"images": [], "labels": [], "predictions": [], "indices": []}
+    seen = 0
+    for batch in loader:
+        x, y = batch[0], torch.as_tensor(batch[1])
+        pred = predict(model, x, batch_size).argmax(1)
+        wrong = (pred != y).nonzero().flatten()
+        for key, value in zip(found, (x[wrong], y[wrong], pred[wrong], wrong + seen)):
+            found[key].append(value)
+        seen += len(y)
+        if limit is not None and sum(len(v) for v in found["labels"]) >= limit:
+            break
+    out = {k: torch.cat(v)[:limit] if v else torch.empty(0) for k, v in found.items()}
+    return Mistakes(**out)

@@ -10,8 +10,10 @@ parameter ``.grad`` is never touched), and the per-sample weight gradients are f
 from __future__ import annotations
 
 import hashlib
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -23,40 +25,60 @@ from tqdm.auto import tqdm
 
 from .models import conv_layers, filter_index, preserved_state
 
-_WORKSPACE_ELEMENTS = 2**25   # per-layer chunk limit for per-sample weight gradients (128 MB float32)
-
-
 def _per_sample_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
-    """[B, out_channels]: mean over (in, kh, kw) of |per-sample dL/dW| of one conv layer."""
-    batch = inputs.shape[0]
-    groups = conv.groups
+    """[B, out_channels]: mean over (in, kh, kw) of |per-sample dL/dW| of one conv layer.
+
+    The per-sample weight gradient is ``dW[b, o, c, dy, dx] = sum_p g[b, o, p] x[b, c, p + offset]``.
+    Instead of materializing it (or im2col), one batched matmul per kernel offset gives the [B, O, C]
+    slice for that offset on a strided view of the padded input, and its |.| is summed at once:
+    2-4x faster than unfold + bmm on CPU and small temporaries.
+    """
     if conv.padding_mode != "zeros":
         inputs = F.pad(inputs, conv._reversed_padding_repeated_twice, mode=conv.padding_mode)
-        padding = 0
     else:
-        padding = conv.padding
-    if isinstance(padding, str):   # "same" / "valid"
-        padding = _explicit_padding(conv)
-    out_ch, in_per_group, kh, kw = conv.weight.shape
-    positions = grad_out.shape[-2] * grad_out.shape[-1]
-    per_sample = out_ch * in_per_group * kh * kw + in_per_group * groups * kh * kw * positions
-    chunk = max(1, min(batch, _WORKSPACE_ELEMENTS // max(per_sample, 1)))
-    stats = []
-    for lo in range(0, batch, chunk):
-        x, g = inputs[lo:lo + chunk], grad_out[lo:lo + chunk]
-        b = x.shape[0]
-        cols = F.unfold(x, (kh, kw), dilation=conv.dilation, padding=padding, stride=conv.stride)
-        cols = cols.view(b * groups, in_per_group * kh * kw, positions)
-        g = g.reshape(b * groups, out_ch // groups, positions)
-        weight_grad = torch.bmm(g, cols.transpose(1, 2))          # [b*G, out/G, in/G*kh*kw]
-        stats.append(weight_grad.abs_().mean(-1).view(b, out_ch))
-    return torch.cat(stats)
+        ph, pw = _explicit_padding(conv) if isinstance(conv.padding, str) else conv.padding
+        if ph or pw:
+            inputs = F.pad(inputs, (pw, pw, ph, ph))
+    batch, out_ch, out_h, out_w = grad_out.shape
+    groups = conv.groups
+    if groups == 1 and conv.stride == (1, 1):
+        return _stride1_filter_stat(conv, inputs, grad_out)
+    in_ch = inputs.shape[1] // groups
+    (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
+    padded = inputs.contiguous(memory_format=torch.channels_last)
+    g = grad_out.reshape(batch * groups, out_ch // groups, out_h * out_w)
+    total = torch.zeros(batch * groups, out_ch // groups, dtype=grad_out.dtype, device=grad_out.device)
+    for dy in range(kh):
+        for dx in range(kw):
+            y0, x0 = dy * dh, dx * dw
+            window = padded[:, :, y0:y0 + sh * (out_h - 1) + 1:sh, x0:x0 + sw * (out_w - 1) + 1:sw]
+            cols = window.permute(0, 2, 3, 1).reshape(batch, out_h * out_w, groups, in_ch)
+            cols = cols.permute(0, 2, 1, 3).reshape(batch * groups, out_h * out_w, in_ch)
+            total += torch.bmm(g, cols).abs_().sum(-1)
+    return total.view(batch, out_ch) / (in_ch * kh * kw)
+
+
+def _stride1_filter_stat(conv: nn.Conv2d, padded: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
+    """Stride-1, ungrouped case without copies per offset: each kernel offset is a contiguous slice
+    of the flattened channels-last padded input, paired with the gradient padded by zero columns to
+    the padded width (the zeros cancel the terms that wrap around row ends)."""
+    batch, out_ch, out_h, out_w = grad_out.shape
+    in_ch, (kh, kw), (dh, dw) = padded.shape[1], conv.kernel_size, conv.dilation
+    width = padded.shape[-1]                                   # = out_w + (kw - 1) * dw
+    flat = F.pad(padded, (0, 0, 0, 1)).permute(0, 2, 3, 1).contiguous().view(batch, -1, in_ch)
+    g = F.pad(grad_out, (0, width - out_w)).reshape(batch, out_ch, out_h * width)
+    total = torch.zeros(batch, out_ch, dtype=grad_out.dtype, device=grad_out.device)
+    for dy in range(kh):
+        for dx in range(kw):
+            start = dy * dh * width + dx * dw
+            total += torch.bmm(g, flat[:, start:start + out_h * width]).abs_().sum(-1)
+    return total / (in_ch * kh * kw)
 
 
 def _explicit_padding(conv: nn.Conv2d) -> tuple[int, int]:
     if conv.padding == "valid":
         return (0, 0)
-    if any(s != 1 for s in conv.stride) or any((d * (k - 1)) % 2 for d, k in zip(conv.dilation, conv.kernel_size)):
+    if any((d * (k - 1)) % 2 for d, k in zip(conv.dilation, conv.kernel_size)):
         raise ValueError(f"padding='same' with an asymmetric pad is not supported ({conv})")
     return tuple(d * (k - 1) // 2 for d, k in zip(conv.dilation, conv.kernel_size))
 
@@ -182,9 +204,8 @@ def _batches(reference, labels, batch_size: int):
         labels = torch.as_tensor(labels)
         for lo in range(0, len(reference), batch_size):
             yield reference[lo:lo + batch_size], labels[lo:lo + batch_size]
-    elif hasattr(reference, "images") and hasattr(reference, "labels"):      # Shapes: already in memory
-        for lo in range(0, len(reference), batch_size):
-            yield reference._images[lo:lo + batch_size].float() / 255, reference.labels[lo:lo + batch_size]
+    elif hasattr(reference, "batches"):                                     # Shapes: already in memory
+        yield from reference.batches(batch_size)
     elif isinstance(reference, torch.utils.data.Dataset):
         loader = torch.utils.data.DataLoader(reference, batch_size=batch_size, shuffle=False)
         for batch in loader:
@@ -447,6 +468,26 @@ def _conv_weight_grads(model: nn.Module, image: torch.Tensor, label: int) -> lis
         return [g.detach() for g in torch.autograd.grad(loss, weights)]
 
 
+def edited_probabilities(model: nn.Module, image: torch.Tensor, label: int, columns, method: str = "zero",
+                         lr: float = 1e-3) -> torch.Tensor:
+    """Softmax probabilities of one image after zeroing (or one SGD step on) the filters ``columns``."""
+    n_filters = sum(c.out_channels for _, c in conv_layers(model))
+    device = next(model.parameters()).device
+    mask = torch.zeros(1, n_filters, device=device)
+    mask[0, torch.as_tensor(columns, dtype=torch.long)] = 1.0
+    x = image.to(device)
+    with preserved_state(model):
+        model.eval()
+        if method == "zero":
+            edit = edited_filters(model, keep=1 - mask)
+        elif method == "finetune":
+            edit = edited_filters(model, step=mask, grads=_conv_weight_grads(model, x, int(label)), lr=lr)
+        else:
+            raise ValueError(f"unknown method {method!r}; expected 'zero' or 'finetune'")
+        with edit, torch.no_grad():
+            return F.softmax(model(x[None]), dim=1)[0].cpu()
+
+
 SELECTIONS = ("salient", "random", "least")
 
 
@@ -557,3 +598,59 @@ def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, 
         similarity = F.cosine_similarity(profile, target, dim=0)
         (grad_x,) = torch.autograd.grad(similarity, x)
     return grad_x.abs().amax(0).cpu()
+
+
+# ----------------------------------------------------------------------------- cached fitting
+def cache_dir() -> Path:
+    """Where fitted statistics are cached: ``$SALTOOLS_CACHE`` or ``~/.cache/saltools/stats``."""
+    return Path(os.environ.get("SALTOOLS_CACHE", Path.home() / ".cache" / "saltools" / "stats"))
+
+
+def _cache_key(model: nn.Module, reference, settings: dict) -> str:
+    digest = hashlib.sha256(repr(sorted(settings.items())).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for images, labels in _batches(reference, None, 512):
+        digest.update(images.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        digest.update(torch.as_tensor(labels).to(torch.int64).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def reference_statistics(model: nn.Module, reference, *, cache: bool = True, max_tail: int = 2000,
+                         sample_size: int = 1000, batch_size: int = 128, seed: int = 0,
+                         progress: bool = True) -> ParameterSaliency:
+    """``ParameterSaliency(model, ...).fit(reference)``, reused from the cache when this model (its
+    weights), these reference images and labels and these settings were fitted before."""
+    settings = {"max_tail": max_tail, "sample_size": sample_size, "seed": seed}
+    stats = ParameterSaliency(model, batch_size=batch_size, progress=progress, **settings)
+    if not cache:
+        return stats.fit(reference)
+    path = cache_dir() / f"{_cache_key(model, reference, settings)}.pt"
+    if path.exists():
+        return ParameterSaliency.load(model, path, batch_size=batch_size, progress=progress)
+    stats.fit(reference)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    stats.save(tmp)
+    tmp.replace(path)
+    return stats
+
+
+def projections(stats: ParameterSaliency, images: torch.Tensor, labels, top: int = 10,
+                boost: float = 100.0, progress: bool = False) -> torch.Tensor:
+    """``input_projection`` for several images: [N, H, W] (one double backward per image)."""
+    images, labels = _check_batch(stats.model, images, labels)
+    maps = [input_projection(stats, x, int(y), top, boost)
+            for x, y in tqdm(zip(images, labels), total=len(images), disable=not progress, desc="projections")]
+    return torch.stack(maps) if maps else torch.empty(0, *images.shape[-2:])
+
+
+def summarize_interventions(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per method and selection: share corrected and change of wrong/true-class probability, averaged
+    over images and over all k (``*_mean_k``) and at the largest k (``*_at_kmax``)."""
+    kmax = curves.k.max()
+    per_k = curves.groupby(["method", "selection", "k"])[["corrected", "d_wrong", "d_true"]].mean()
+    mean_k = per_k.groupby(["method", "selection"]).mean().add_suffix("_mean_k")
+    at_max = per_k.xs(kmax, level="k").add_suffix("_at_kmax")
+    return mean_k.join(at_max).reset_index()

@@ -268,3 +268,51 @@ def test_input_projection_is_an_image_map_and_leaves_model(shapes_model):
     _assert_unchanged(model, state)
     with pytest.raises(ValueError, match=r"\[C, H, W\]"):
         input_projection(ps, q.images, q.labels[0])
+
+
+# ----------------------------------------------------------------------------- helpers around the engine
+def test_reference_statistics_are_cached_by_model_and_data(shapes_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("SALTOOLS_CACHE", str(tmp_path))
+    data = Shapes(40, split="val")
+    first = st.paramsal.reference_statistics(shapes_model, data, progress=False)
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    again = st.paramsal.reference_statistics(shapes_model, data, progress=False)
+    assert torch.equal(first.mean_, again.mean_) and len(list(tmp_path.glob("*.pt"))) == 1
+    st.paramsal.reference_statistics(shapes_model, Shapes(40, split="val", start=1), progress=False)
+    assert len(list(tmp_path.glob("*.pt"))) == 2                      # other images: another entry
+
+
+def test_edited_probabilities_match_the_batched_curves(shapes_model):
+    data = Shapes(1, split="test", domain="target")
+    scores = torch.rand(1, 1200)
+    curves = intervention_curves(shapes_model, data.images, data.labels, scores, ks=[4], selections=("salient",),
+                                 progress=False)
+    top4 = torch.argsort(scores[0], descending=True)[:4]
+    for method in ("zero", "finetune"):
+        p = st.paramsal.edited_probabilities(shapes_model, data.images[0], int(data.labels[0]), top4, method)
+        row = curves[curves.method == method].iloc[0]
+        assert p[int(data.labels[0])].item() == pytest.approx(row.p_true, abs=1e-5)
+
+
+def test_summary_and_mistakes(shapes_model):
+    pool = Shapes(600, split="test", domain="target")
+    wrong = st.models.mistakes(shapes_model, pool, limit=5)
+    assert len(wrong) == 5 and (wrong.predictions != wrong.labels).all()
+    assert torch.equal(pool.labels[wrong.indices], wrong.labels)
+    curves = intervention_curves(shapes_model, wrong.images, wrong.labels, torch.rand(5, 1200), ks=[1, 2],
+                                 progress=False)
+    summary = st.paramsal.summarize_interventions(curves)
+    assert len(summary) == 6 and {"corrected_mean_k", "d_wrong_at_kmax"} <= set(summary.columns)
+
+
+def test_widget_draws_a_static_figure(shapes_model, monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr(st.widgets, "display", lambda obj: shown.append(obj))
+    pool = Shapes(600, split="test", domain="target")
+    wrong = st.models.mistakes(shapes_model, pool, limit=3)
+    ps = ParameterSaliency(shapes_model, progress=False).fit(Shapes(64, split="val"))
+    st.widgets.mistake_explorer(ps, wrong, torch.rand(3, 1200), shapes_model.classes, k_max=5)
+    assert isinstance(shown[0], matplotlib.figure.Figure)
+    assert len(shown[0].axes) >= 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import evt
 from .models import conv_layers, filter_index, preserved_state
 
 def _per_sample_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
@@ -246,6 +248,7 @@ class ParameterSaliency:
         self.sample_ = torch.empty(0, n_filters)
         self._fingerprints = torch.empty(0, dtype=torch.int64)
         self._rng = np.random.default_rng(self.seed)
+        self._tail_fits: dict = {}
 
     # -- fitting
     def fit(self, reference, labels=None) -> "ParameterSaliency":
@@ -276,6 +279,7 @@ class ParameterSaliency:
         keep = min(self.max_tail + 1, len(self.tail_) + len(values))
         self.tail_ = torch.cat([self.tail_, values]).topk(keep, dim=0).values
         self.sample_ = self._reservoir(self.sample_, values, seen)
+        self._tail_fits = {}
 
     def _reservoir(self, sample: torch.Tensor, values: torch.Tensor, seen: int) -> torch.Tensor:
         """Algorithm R over image rows, vectorized within the batch (last write to a slot wins)."""
@@ -304,6 +308,7 @@ class ParameterSaliency:
         self.tail_ = torch.cat([self.tail_, other.tail_]).topk(keep, dim=0).values
         self.sample_ = self._merge_samples(self.sample_, n_self, other.sample_, n_other)
         self._fingerprints = torch.cat([self._fingerprints, other._fingerprints])
+        self._tail_fits = {}
         return self
 
     def _merge_samples(self, a, n_a, b, n_b):
@@ -320,6 +325,14 @@ class ParameterSaliency:
         """Unbiased standard deviation per filter."""
         self._check_fitted()
         return (self._m2 / max(self.n_ - 1, 1)).sqrt()
+
+    def tail_fit(self, quantile: float = 0.9, exponential: bool = False) -> "TailFit":
+        """GPD (or exponential) fit per filter to the reference values above the ``quantile`` (cached)."""
+        self._check_fitted()
+        key = (float(quantile), exponential)
+        if key not in self._tail_fits:
+            self._tail_fits[key] = TailFit.from_stats(self, quantile, exponential)
+        return self._tail_fits[key]
 
     def _check_fitted(self) -> None:
         if self.n_ == 0:
@@ -410,7 +423,77 @@ def zscore(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
     return ((values.double() - stats.mean_) / std).float()
 
 
-SCORERS: dict[str, Callable[[ParameterSaliency, torch.Tensor], torch.Tensor]] = {"zscore": zscore}
+@dataclass(frozen=True)
+class TailFit:
+    """Per-filter peaks-over-threshold model: threshold, GPD shape and scale, log of P(S > threshold)."""
+
+    quantile: float
+    threshold: np.ndarray
+    shape: np.ndarray
+    scale: np.ndarray
+    log_rate: float
+    n_excesses: int
+
+    @classmethod
+    def from_stats(cls, stats: ParameterSaliency, quantile: float, exponential: bool = False) -> "TailFit":
+        if not 0 < quantile < 1:
+            raise ValueError(f"quantile must lie in (0, 1); got {quantile}")
+        k = int(np.floor((1 - quantile) * stats.n_ + 1e-9))
+        if k > len(stats.tail_) - 1:
+            warnings.warn(f"the {quantile} quantile needs {k} tail values per filter but only "
+                          f"{len(stats.tail_) - 1} were kept (max_tail); using a higher threshold",
+                          RuntimeWarning, stacklevel=3)
+            k = len(stats.tail_) - 1
+        if k < 1:
+            raise ValueError(f"{stats.n_} reference images leave no excesses above the {quantile} quantile")
+        tail = stats.tail_.double().numpy()
+        threshold = tail[k]
+        excesses = (tail[:k] - threshold).T                       # [F, k]
+        if exponential:
+            shape, scale = np.zeros(len(threshold)), excesses.mean(1)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)      # dead filters: exponential fallback
+                shape, scale = evt.fit_gpd(excesses)
+        return cls(quantile, threshold, shape, scale, float(np.log(k / stats.n_)), k)
+
+    def log_tail_probability(self, values: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+        """log P(S >= s) per value [N, F]: GPD tail above the threshold (log space; 0 beyond a negative
+        shape's endpoint gives -inf), empirical tail of the reservoir sample below it."""
+        v = values.double().numpy()
+        above = v > self.threshold
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gpd = self.log_rate + evt.gpd_log_sf(v - self.threshold, self.shape, self.scale)
+            gpd = np.where(self.scale > 0, gpd, -np.inf)       # a filter constant in the reference
+        ordered = torch.sort(sample.double().T.contiguous(), dim=1).values          # [F, S]
+        below_count = torch.searchsorted(ordered, values.double().T.contiguous(), side="left")   # [F, N]
+        at_least = (ordered.shape[1] - below_count).T.numpy()
+        empirical = np.log((at_least + 1) / (ordered.shape[1] + 1))
+        return torch.from_numpy(np.where(above, gpd, empirical))
+
+
+def pot(stats: ParameterSaliency, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
+    """Peaks-over-threshold saliency (Wang & Sato): ``-log P(S_j >= s_j)`` from a GPD fitted per filter
+    to the reference values above its ``quantile``; +inf beyond a negative shape's endpoint."""
+    fit = stats.tail_fit(quantile)
+    return (-fit.log_tail_probability(values, stats.sample_)).float()
+
+
+def exponential_tail(stats: ParameterSaliency, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
+    """Like ``pot`` with the GPD shape fixed at 0 (an exponential tail): what the published code's
+    fitting effectively returned on heavy-tailed data."""
+    fit = stats.tail_fit(quantile, exponential=True)
+    return (-fit.log_tail_probability(values, stats.sample_)).float()
+
+
+def random_scores(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+    """A random ranking (seeded by the statistics' seed): the baseline every scorer must beat."""
+    generator = torch.Generator().manual_seed(stats.seed)
+    return torch.rand(values.shape, generator=generator)
+
+
+SCORERS: dict[str, Callable[[ParameterSaliency, torch.Tensor], torch.Tensor]] = {
+    "zscore": zscore, "pot": pot, "exponential": exponential_tail, "random": random_scores}
 
 
 def _scorer(scorer):
@@ -654,3 +737,81 @@ def summarize_interventions(curves: pd.DataFrame) -> pd.DataFrame:
     mean_k = per_k.groupby(["method", "selection"]).mean().add_suffix("_mean_k")
     at_max = per_k.xs(kmax, level="k").add_suffix("_at_kmax")
     return mean_k.join(at_max).reset_index()
+
+
+# ----------------------------------------------------------------------------- planted faults
+@contextmanager
+def planted_faults(model: nn.Module, columns, factor: float = -1.0) -> Iterator[nn.Module]:
+    """Multiply the weights of the filters ``columns`` by ``factor`` (-1 flips them) inside the block;
+    the original weights are restored on exit, also on error."""
+    convs = conv_layers(model)
+    bounds = np.cumsum([0] + [c.out_channels for _, c in convs])
+    saved = []
+    try:
+        with torch.no_grad():
+            for col in sorted(int(c) for c in columns):
+                i = int(np.searchsorted(bounds, col, side="right") - 1)
+                if not 0 <= i < len(convs):
+                    raise ValueError(f"filter column {col} is out of range [0, {bounds[-1]})")
+                weight = convs[i][1].weight
+                saved.append((weight, col - bounds[i], weight[col - bounds[i]].clone()))
+                weight[col - bounds[i]] *= factor
+        yield model
+    finally:
+        with torch.no_grad():
+            for weight, j, original in reversed(saved):
+                weight[j] = original
+
+
+def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n_faults: int = 3,
+                            factor: float = -1.0, scorers=("zscore", "pot", "exponential", "random"),
+                            ks=(1, 5, 10, 20, 50), seeds=(0,), reference_model: str = "faulty",
+                            progress: bool = True) -> pd.DataFrame:
+    """Plant faults, then ask each scorer to find them from the mistakes they cause.
+
+    For each stage and seed: ``n_faults`` random filters of that stage get their weights multiplied by
+    ``factor``; the pool images that the model classified correctly before and wrongly after are the
+    queries. ``reference_model="faulty"`` fits the reference statistics on the faulty model (as a user
+    diagnosing it would), ``"clean"`` on the model before the fault (statistics kept from a healthy
+    deployment).
+    Returns one row per (stage, seed, scorer, query image): ``recall@k`` (share of the planted filters
+    among its top k) for each k and ``best_rank`` / ``median_rank`` of the planted filters.
+    """
+    index = filter_index(model)
+    stages = list(index.stage.unique()) if stages is None else list(stages)
+    if reference_model not in ("faulty", "clean"):
+        raise ValueError(f"reference_model must be 'faulty' or 'clean'; got {reference_model!r}")
+    clean_pred = _predictions(model, pool)
+    labels = torch.as_tensor(pool.labels)
+    clean_stats = ParameterSaliency(model, progress=False).fit(reference) if reference_model == "clean" else None
+    rows = []
+    for stage in tqdm(stages, disable=not progress, desc="planted faults"):
+        candidates = index.column[index.stage == stage].to_numpy()
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            planted = rng.choice(candidates, size=min(n_faults, len(candidates)), replace=False)
+            with planted_faults(model, planted, factor):
+                faulty_pred = _predictions(model, pool)
+                induced = ((clean_pred == labels) & (faulty_pred != labels)).nonzero().flatten()
+                if len(induced) == 0:
+                    rows.append({"stage": stage, "seed": seed, "n_induced": 0})
+                    continue
+                stats = clean_stats or ParameterSaliency(model, progress=False).fit(reference)
+                images = torch.stack([pool[int(i)][0] for i in induced])
+                values = stats.saliency(images, labels[induced])
+                for scorer in scorers:
+                    ranks = stats.rank(values, scorer)
+                    hit = ranks[ranks.column.isin(planted)]
+                    for image, group in hit.groupby("image"):
+                        row = {"stage": stage, "seed": seed, "n_induced": len(induced), "scorer": scorer,
+                               "image": int(induced[image]), "best_rank": group["rank"].min(),
+                               "median_rank": group["rank"].median()}
+                        row.update({f"recall@{k}": (group["rank"] <= k).mean() for k in ks})
+                        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _predictions(model: nn.Module, dataset) -> torch.Tensor:
+    from .models import predict
+    images = dataset.images if hasattr(dataset, "images") else torch.stack([dataset[i][0] for i in range(len(dataset))])
+    return predict(model, images).argmax(1)

@@ -169,4 +169,8 @@ def test_planted_fault_benchmark_table(shapes_model):
 def test_anderson_darling_matches_statsmodels_where_it_is_finite():
     from statsmodels.stats.diagnostic import normal_ad
     x = np.random.default_rng(3).normal(size=(300, 6)) ** np.array([1, 1, 1, 3, 3, 3])
-    np.testing.assert_allclose(evt._anderson_darling_pvalue(x), normal_ad(x, axis=0)[1], rtol=1e-8, atol=1e-300)
+    ours, theirs = evt._anderson_darling_pvalue(x), normal_ad(x, axis=0)[1]
+    finite = np.isfinite(theirs)
+    assert finite[:3].all() and np.isfinite(ours).all()          # statsmodels overflows on heavy tails
+    np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-8, atol=1e-300)
+    assert (ours[3:] < 1e-6).all()

@@ -774,6 +774,7 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
     queries. ``reference_model="faulty"`` fits the reference statistics on the faulty model (as a user
     diagnosing it would), ``"clean"`` on the model before the fault (statistics kept from a healthy
     deployment).
+    ``scorers``: names in SCORERS, or a dict of name -> scorer (e.g. POT at several quantiles).
     Returns one row per (stage, seed, scorer, query image): ``recall@k`` (share of the planted filters
     among its top k) for each k and ``best_rank`` / ``median_rank`` of the planted filters.
     """
@@ -799,8 +800,9 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
                 stats = clean_stats or ParameterSaliency(model, progress=False).fit(reference)
                 images = torch.stack([pool[int(i)][0] for i in induced])
                 values = stats.saliency(images, labels[induced])
-                for scorer in scorers:
-                    ranks = stats.rank(values, scorer)
+                named = scorers.items() if isinstance(scorers, dict) else [(name, name) for name in scorers]
+                for scorer, how in named:
+                    ranks = stats.rank(values, how)
                     hit = ranks[ranks.column.isin(planted)]
                     for image, group in hit.groupby("image"):
                         row = {"stage": stage, "seed": seed, "n_induced": len(induced), "scorer": scorer,
@@ -815,3 +817,19 @@ def _predictions(model: nn.Module, dataset) -> torch.Tensor:
     from .models import predict
     images = dataset.images if hasattr(dataset, "images") else torch.stack([dataset[i][0] for i in range(len(dataset))])
     return predict(model, images).argmax(1)
+
+
+def scorer_agreement(stats: ParameterSaliency, values: torch.Tensor, first="zscore", second="pot",
+                     k: int = 20) -> pd.DataFrame:
+    """Per image: Spearman correlation of two scorers' scores and the overlap of their top-k sets."""
+    import scipy.stats as ss
+
+    a, b = stats.score(values, first).double(), stats.score(values, second).double()
+    rows = []
+    for n in range(len(values)):
+        finite = torch.isfinite(a[n]) & torch.isfinite(b[n])
+        rho = ss.spearmanr(a[n][finite].numpy(), b[n][finite].numpy()).statistic
+        top_a = set(torch.argsort(a[n], descending=True)[:k].tolist())
+        top_b = set(torch.argsort(b[n], descending=True)[:k].tolist())
+        rows.append({"image": n, "spearman": rho, "overlap": len(top_a & top_b) / k, "k": k})
+    return pd.DataFrame(rows)

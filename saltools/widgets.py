@@ -56,3 +56,73 @@ def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torc
     controls = {"image": widgets.Dropdown(options=options, value=0, description="mistake"),
                 "k": widgets.IntSlider(value=k, min=1, max=k_max, description="k")}
     _explore(draw, controls)
+
+
+def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, layer: str | None = None,
+                    filter: int = 0) -> None:
+    """Pick a layer and filter: its statistic over the reference sample, the fitted normal and the
+    fitted GPD tail above the threshold."""
+    import numpy as np
+    import scipy.stats as ss
+
+    index = stats.index_
+    fit = stats.tail_fit(quantile)
+    layers = list(dict.fromkeys(index.layer))
+
+    def draw(layer: str, filter: int) -> plt.Figure:
+        rows = index[index.layer == layer]
+        col = int(rows.column.iloc[min(filter, len(rows) - 1)])
+        x = stats.sample_[:, col].double().numpy()
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        ax.hist(x, bins=80, density=True, color="tab:blue", alpha=0.6, label="reference sample")
+        grid = np.linspace(0, max(x.max(), fit.threshold[col]) * 1.05, 400)
+        ax.plot(grid, ss.norm.pdf(grid, stats.mean_[col].item(), stats.std_[col].item()), color="tab:red",
+                label="normal (mean, std)")
+        above = grid[grid > fit.threshold[col]]
+        rate = np.exp(fit.log_rate)
+        if fit.scale[col] > 0:
+            ax.plot(above, rate * ss.genpareto.pdf(above - fit.threshold[col], fit.shape[col], scale=fit.scale[col]),
+                    color="tab:orange", lw=2, label=f"GPD tail (shape {fit.shape[col]:.2f})")
+        ax.axvline(fit.threshold[col], color="gray", ls="--", lw=1, label=f"{quantile:.0%} threshold")
+        ax.set(yscale="log", xlabel="filter statistic s", ylabel="density (log scale)",
+               title=f"{layer} filter {int(rows['filter'].iloc[min(filter, len(rows) - 1)])}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        return fig
+
+    controls = {"layer": widgets.Dropdown(options=layers, value=layer or layers[-1], description="layer"),
+                "filter": widgets.IntSlider(value=filter, min=0, max=int(index.groupby("layer").size().max()) - 1,
+                                            description="filter")}
+    _explore(draw, controls)
+
+
+def threshold_explorer(stats: "paramsal.ParameterSaliency", values: torch.Tensor, planted=None,
+                       quantiles=(0.8, 0.85, 0.9, 0.95, 0.975), quantile: float = 0.9, k: int = 20) -> None:
+    """Slide the POT threshold quantile: the stages of the top-k filters of the mistakes under POT (next
+    to the z-score), and, given a planted-fault table with scorers named ``pot@q``, the detection rate."""
+    import functools
+
+    import pandas as pd
+    import seaborn as sns
+
+    def draw(quantile: float) -> plt.Figure:
+        shares = {}
+        for name, how in (("zscore", "zscore"), (f"pot@{quantile}", functools.partial(paramsal.pot, quantile=quantile))):
+            ranking = stats.rank(values, how)
+            shares[name] = ranking[ranking["rank"] <= k].stage.value_counts(normalize=True)
+        tidy = pd.DataFrame(shares).fillna(0).reset_index(names="stage").melt(id_vars="stage", var_name="scorer",
+                                                                              value_name="share")
+        panels = 2 if planted is not None else 1
+        fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3), squeeze=False)
+        sns.barplot(data=tidy, x="stage", y="share", hue="scorer", ax=axes[0, 0])
+        axes[0, 0].set(ylabel=f"share of the top {k}", ylim=(0, 1))
+        if planted is not None:
+            sub = planted[planted.scorer.isin(["zscore", f"pot@{quantile}"])]
+            sns.barplot(data=sub, x="stage", y=f"recall@{k}", hue="scorer", errorbar=None, ax=axes[0, 1])
+            axes[0, 1].set(ylabel=f"planted filters in the top {k}", ylim=(0, 1))
+        fig.tight_layout()
+        return fig
+
+    controls = {"quantile": widgets.SelectionSlider(options=list(quantiles), value=quantile,
+                                                    description="threshold q")}
+    _explore(draw, controls)

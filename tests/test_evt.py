@@ -174,3 +174,25 @@ def test_anderson_darling_matches_statsmodels_where_it_is_finite():
     assert finite[:3].all() and np.isfinite(ours).all()          # statsmodels overflows on heavy tails
     np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-8, atol=1e-300)
     assert (ours[3:] < 1e-6).all()
+
+
+def test_exponential_log_likelihood_has_the_right_sign():
+    """Published-code defect 2b: the xi = 0 log-likelihood had the wrong sign."""
+    y = np.random.default_rng(4).exponential(3.0, size=(1, 200))
+    assert evt.gpd_loglik(y, [0.0], [3.0])[0] == pytest.approx(ss.expon.logpdf(y[0], scale=3.0).mean())
+    assert evt.gpd_loglik(y, [0.0], [3.0])[0] > evt.gpd_loglik(y, [0.0], [30.0])[0]
+
+
+def test_heavy_tails_get_positive_shapes_not_an_exponential():
+    """Published-code defect 2a: its Grimshaw solver returned an exponential fit on heavy tails."""
+    y = ss.genpareto.rvs(0.6, scale=1.0, size=(20, 400), random_state=np.random.default_rng(5))
+    xi, _ = evt.fit_gpd(y)
+    assert (xi > 0.3).all()
+
+
+@pytest.mark.parametrize("builder, first_layer4", [("resnet18", 2240), ("resnet50", 15296)])
+def test_last_stage_boundary_comes_from_the_model_not_a_constant(builder, first_layer4):
+    """Published-code defect 3: a hard-coded conv5_x cut-off (ResNet-18's) used for ResNet-50."""
+    import torchvision
+    index = st.models.filter_index(getattr(torchvision.models, builder)(weights=None))
+    assert index[index.stage == "layer4"].column.min() == first_layer4

@@ -492,8 +492,17 @@ def random_scores(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tenso
     return torch.rand(values.shape, generator=generator)
 
 
+def last_stage_raw(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+    """The "largest raw statistic in the last stage" heuristic: last-stage filters ordered by their raw
+    value, all other filters after them (Wang & Sato's strongest baseline)."""
+    index = stats.index_
+    last = torch.tensor((index.stage == index.stage.iloc[-1]).to_numpy())
+    return torch.where(last, values.float(), torch.full_like(values.float(), -torch.inf))
+
+
 SCORERS: dict[str, Callable[[ParameterSaliency, torch.Tensor], torch.Tensor]] = {
-    "zscore": zscore, "pot": pot, "exponential": exponential_tail, "random": random_scores}
+    "zscore": zscore, "pot": pot, "exponential": exponential_tail, "random": random_scores,
+    "last_stage_raw": last_stage_raw}
 
 
 def _scorer(scorer):

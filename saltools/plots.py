@@ -292,3 +292,64 @@ def planted_recall(table: pd.DataFrame, k: int = 20) -> plt.Figure:
     sns.despine(fig)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- chapter 4: depth bias
+def depth_shares(shares: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """Share of each stage among the top-k filters per scorer; black ticks: the stage's share of all filters."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    sns.barplot(data=shares, x="stage", y="share", hue="scorer", ax=ax)
+    base = shares.drop_duplicates("stage")
+    ax.scatter(range(len(base)), base.filter_share, marker="_", s=900, color="black", zorder=5,
+               label="share of all filters")
+    ax.set(ylim=(0, 1), ylabel="share of the top-k filters", title=title)
+    ax.legend(fontsize=7, ncol=3)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def statistic_by_stage(table: pd.DataFrame) -> plt.Figure:
+    """Median reference mean and std of the filter statistic per stage (log scale)."""
+    tidy = table.melt(id_vars="stage", value_vars=["mean", "std"], var_name="moment", value_name="value")
+    fig, ax = plt.subplots(figsize=(6, 3))
+    sns.pointplot(data=tidy, x="stage", y="value", hue="moment", ax=ax)
+    ax.set(yscale="log", ylabel="median over the stage's filters")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def last_stage_under_shift(table: pd.DataFrame, scorers=("zscore", "pot", "random")) -> plt.Figure:
+    """Last-stage share of the top-k filters against corruption severity, one panel per scorer; the
+    clean source and target domains as horizontal lines."""
+    last = table.stage.cat.categories[-1] if hasattr(table.stage, "cat") else table.stage.iloc[-1]
+    data = table[(table.stage == last) & table.scorer.isin(scorers)]
+    fig, axes = plt.subplots(1, len(scorers), figsize=(3.3 * len(scorers), 3), sharey=True, squeeze=False)
+    for ax, scorer in zip(axes[0], scorers):
+        sub = data[data.scorer == scorer]
+        corrupted = sub[sub.corruption != "none"]
+        sns.lineplot(data=corrupted, x="severity", y="share", hue="corruption", marker="o", ax=ax,
+                     legend=ax is axes[0, -1])
+        for row in sub[sub.corruption == "none"].itertuples():
+            ax.axhline(row.share, color="black", ls="-" if row.domain == "source" else "--", lw=1)
+        ax.axhline(sub.filter_share.iloc[0], color="gray", ls=":", lw=1)
+        ax.set(title=scorer, xlabel="severity", ylabel=f"{last} share of top-k", ylim=(0, 1.02), xticks=[1, 2, 3, 4, 5])
+    if axes[0, -1].get_legend():
+        axes[0, -1].legend(fontsize=6, loc="lower right")
+    fig.text(0.01, 0.01, "solid: clean source, dashed: target domain, dotted: share of all filters", fontsize=7)
+    sns.despine(fig)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def repairs_by_condition(table: pd.DataFrame) -> plt.Figure:
+    """Share of mistakes repaired (averaged over k) per condition and scorer, for both edits."""
+    data = table.assign(method=table.method.map({"zero": "zero the filters", "finetune": "one SGD step"}))
+    grid = sns.catplot(data=data, x="condition", y="corrected_mean_k", hue="scorer", col="method", kind="bar",
+                       height=3, aspect=1.6, errorbar=None)
+    grid.set_titles("{col_name}")
+    grid.set_axis_labels("", "share repaired (mean over k)")
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", rotation=30, labelsize=7)
+    return grid.figure

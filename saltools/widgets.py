@@ -1,5 +1,5 @@
-"""ipywidgets explorers for the chapters. Each draws a static figure at its default values first (so
-the HTML book shows it), then the live controls (which respond in Jupyter and Colab)."""
+"""ipywidgets explorers for the chapters. Each shows its controls and a plain figure drawn at the
+default values (so the static HTML book shows it); in Jupyter and Colab the controls redraw it."""
 from __future__ import annotations
 
 import ipywidgets as widgets
@@ -13,20 +13,30 @@ from .models import predict
 from .plots import _show
 
 
-def _explore(draw, controls: dict) -> None:
-    """Show ``draw`` at the controls' default values as a plain figure, then the live widget."""
-    def show(**values) -> None:
-        fig = draw(**values)
-        display(fig)
-        plt.close(fig)
+def _explore(draw, controls: dict) -> dict:
+    """Show the controls and ``draw`` at their default values as a plain figure (so a static page shows
+    it); moving a control redraws that same figure in place (live in Jupyter and Colab)."""
+    def current() -> dict:
+        return {name: control.value for name, control in controls.items()}
 
-    show(**{name: c.value for name, c in controls.items()})
-    output = widgets.interactive_output(show, controls)
-    display(widgets.VBox([widgets.HBox(list(controls.values())), output]))
+    figure = draw(**current())
+    display(widgets.HBox(list(controls.values())))
+    handle = display(figure, display_id=True)
+    plt.close(figure)
+
+    def redraw(_change) -> None:
+        new = draw(**current())
+        if handle is not None:
+            handle.update(new)
+        plt.close(new)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    return controls
 
 
 def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torch.Tensor, classes,
-                     k_max: int = 25, k: int = 5) -> None:
+                     k_max: int = 25, k: int = 5) -> dict:
     """Pick a misclassified image and k: the image, its input-space projection, and the class
     probabilities before and after zeroing its k most salient filters."""
     model = stats.model
@@ -55,11 +65,11 @@ def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torc
                for n, (t, p) in enumerate(zip(mistakes.labels, mistakes.predictions))]
     controls = {"image": widgets.Dropdown(options=options, value=0, description="mistake"),
                 "k": widgets.IntSlider(value=k, min=1, max=k_max, description="k")}
-    _explore(draw, controls)
+    return _explore(draw, controls)
 
 
 def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, layer: str | None = None,
-                    filter: int = 0) -> None:
+                    filter: int = 0) -> dict:
     """Pick a layer and filter: its statistic over the reference sample, the fitted normal and the
     fitted GPD tail above the threshold."""
     import numpy as np
@@ -93,7 +103,7 @@ def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, 
     controls = {"layer": widgets.Dropdown(options=layers, value=layer or layers[-1], description="layer"),
                 "filter": widgets.IntSlider(value=filter, min=0, max=int(index.groupby("layer").size().max()) - 1,
                                             description="filter")}
-    _explore(draw, controls)
+    return _explore(draw, controls)
 
 
 def threshold_explorer(stats: "paramsal.ParameterSaliency", values: torch.Tensor, planted=None,
@@ -125,4 +135,23 @@ def threshold_explorer(stats: "paramsal.ParameterSaliency", values: torch.Tensor
 
     controls = {"quantile": widgets.SelectionSlider(options=list(quantiles), value=quantile,
                                                     description="threshold q")}
-    _explore(draw, controls)
+    return _explore(draw, controls)
+
+
+def depth_explorer(table, corruptions, severities=(1, 2, 3, 4, 5), corruption: str | None = None,
+                   severity: int = 3) -> None:
+    """Choose a corruption and severity: the stages of the top-k filters of its mistakes, per scorer
+    (from a ``depth.depth_under_shift`` table)."""
+    from .plots import depth_shares
+
+    def draw(corruption: str, severity: int) -> plt.Figure:
+        sub = table[(table.corruption == corruption) & (table.severity == severity)]
+        n = int(sub.n_mistakes.iloc[0]) if len(sub) else 0
+        return depth_shares(sub, title=f"{corruption}, severity {severity}: {n} mistakes")
+
+    corruptions = list(corruptions)
+    controls = {"corruption": widgets.Dropdown(options=corruptions, value=corruption or corruptions[0],
+                                               description="corruption"),
+                "severity": widgets.IntSlider(value=severity, min=min(severities), max=max(severities),
+                                              description="severity")}
+    return _explore(draw, controls)

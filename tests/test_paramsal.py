@@ -308,11 +308,18 @@ def test_summary_and_mistakes(shapes_model):
 def test_widget_draws_a_static_figure(shapes_model, monkeypatch):
     import matplotlib
     matplotlib.use("Agg")
-    shown = []
-    monkeypatch.setattr(st.widgets, "display", lambda obj: shown.append(obj))
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, obj):
+            updates.append(obj)
+
+    monkeypatch.setattr(st.widgets, "display", lambda obj, **kw: shown.append(obj) or Handle())
     pool = Shapes(600, split="test", domain="target")
     wrong = st.models.mistakes(shapes_model, pool, limit=3)
     ps = ParameterSaliency(shapes_model, progress=False).fit(Shapes(64, split="val"))
-    st.widgets.mistake_explorer(ps, wrong, torch.rand(3, 1200), shapes_model.classes, k_max=5)
-    assert isinstance(shown[0], matplotlib.figure.Figure)
-    assert len(shown[0].axes) >= 3
+    controls = st.widgets.mistake_explorer(ps, wrong, torch.rand(3, 1200), shapes_model.classes, k_max=5)
+    controls["k"].value = 4                                     # moving a control redraws in place
+    assert len(updates) == 1 and isinstance(updates[0], matplotlib.figure.Figure)
+    figures = [obj for obj in shown if isinstance(obj, matplotlib.figure.Figure)]
+    assert len(figures) == 1 and len(figures[0].axes) >= 3

@@ -43,6 +43,19 @@ def uniform(*parts) -> np.ndarray:
     return (key(*parts) >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
 
 
+def uniform_stream(base: np.ndarray, count: int) -> np.ndarray:
+    """[len(base), count] uniforms in [0, 1): one mix per value, for long per-item streams (pixels)."""
+    with np.errstate(over="ignore"):
+        counters = base.astype(np.uint64)[:, None] + np.arange(count, dtype=np.uint64)[None, :]
+        return (_mix(counters) >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
+
+
+def normal_stream(base: np.ndarray, count: int) -> np.ndarray:
+    """[len(base), count] standard normals (Box-Muller on one stream of 2 * count uniforms)."""
+    u = uniform_stream(base, 2 * count)
+    return np.sqrt(-2.0 * np.log1p(-u[:, :count])) * np.cos(2.0 * np.pi * u[:, count:])
+
+
 def normal(*parts) -> np.ndarray:
     """Standard normal floats (Box-Muller on two hashed uniforms)."""
     u1 = uniform(*parts, 1)

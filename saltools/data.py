@@ -153,9 +153,9 @@ def _as_colors(value, n: int, name: str) -> np.ndarray | None:
 
 # ----------------------------------------------------------------------------- corruptions
 def _noise_field(keys: np.ndarray, stream: str, shape: tuple[int, ...], normal: bool) -> torch.Tensor:
-    cells = np.arange(int(np.prod(shape)))
-    draw = h.normal if normal else h.uniform
-    values = draw(keys[:, None], h.name_id(stream), cells[None, :])
+    base = h.key(keys, h.name_id(stream)) << np.uint64(24)        # room for 2^23 pixels per image
+    draw = h.normal_stream if normal else h.uniform_stream
+    values = draw(base, int(np.prod(shape)))
     return torch.from_numpy(values.astype(np.float32)).view(len(keys), *shape)
 
 
@@ -497,6 +497,23 @@ def imagenette(root: str | Path, split: str = "val", size: int = 224, download: 
     return ds
 
 
+class Corrupted(torch.utils.data.Dataset):
+    """Any Dataset of (image in [0, 1], label, ...) with a corruption applied to each image (keyed by
+    its index, so item i is always corrupted the same way)."""
+
+    def __init__(self, dataset, corruption: str, severity: int):
+        corrupt(torch.zeros(1, 3, 8, 8), corruption, severity)          # validates both
+        self.dataset, self.corruption, self.severity = dataset, corruption, severity
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        image, *rest = self.dataset[i]
+        key = np.array([h.key(h.name_id("corrupted"), i)], dtype=np.uint64)
+        return (corrupt(image[None], self.corruption, self.severity, key)[0], *rest)
+
+
 # ----------------------------------------------------------------------------- data per profile
 SHAPES_SPLITS = {"reference": "reference", "query": "test", "eval": "test"}
 
@@ -520,8 +537,12 @@ def for_profile(profile, role: str, n: int | None = None, seed: int = 0, **shape
     if profile.data == "shapes":
         return Shapes(n, split=SHAPES_SPLITS[role], seed=seed, size=profile.image_size, **shapes_kwargs)
     if profile.data == "imagenette":
+        corruption, severity = shapes_kwargs.pop("corruption", None), shapes_kwargs.pop("severity", 0)
+        if shapes_kwargs.pop("domain", "source") != "source" or shapes_kwargs:
+            raise ValueError(f"Imagenette has only the source domain and corruptions; got {shapes_kwargs}")
         split = "train" if role == "reference" else "val"
         ds = imagenette(data_root(), split=split, size=profile.image_size, download=True)
         order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
-        return torch.utils.data.Subset(ds, order.tolist())
+        subset = torch.utils.data.Subset(ds, order.tolist())
+        return subset if corruption is None else Corrupted(subset, corruption, severity)
     raise ValueError(f"profile {profile.name!r} has unknown data {profile.data!r}")

@@ -5,12 +5,16 @@ and that POT does so less. These functions measure that for any model, scorer an
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.stats as ss
 import torch
 from tqdm.auto import tqdm
 
+from .models import Mistakes
+from .models import mistakes as find_mistakes
 from .paramsal import ParameterSaliency, intervention_curves, summarize_interventions
 
 DEFAULT_SCORERS = ("zscore", "pot", "exponential", "random", "last_stage_raw")
@@ -64,12 +68,12 @@ def statistic_by_stage(stats: ParameterSaliency) -> pd.DataFrame:
     return table
 
 
-def shift_conditions(corruptions=None, severities=(1, 2, 3, 4, 5)) -> list[dict]:
-    """The query conditions of the depth-bias study: source and target domains, and every corruption
-    of the source domain at every severity (keyword arguments for ``data.Shapes``)."""
+def shift_conditions(domains=("source", "target"), corruptions=None, severities=(1, 2, 3, 4, 5)) -> list[dict]:
+    """The query conditions of the depth-bias study: each clean domain, and every corruption of the
+    source domain at every severity (keyword arguments for ``data.for_profile``)."""
     from .data import CORRUPTIONS
 
-    conditions = [{"domain": "source"}, {"domain": "target"}]
+    conditions = [{"domain": domain} for domain in domains]
     for corruption in (CORRUPTIONS if corruptions is None else corruptions):
         conditions += [{"domain": "source", "corruption": corruption, "severity": s} for s in severities]
     return conditions
@@ -81,51 +85,65 @@ def condition_name(condition: dict) -> str:
     return f"{condition['domain']} domain"
 
 
-def depth_under_shift(stats: ParameterSaliency, pool_for, conditions, *, mistakes: int = 40,
-                      scorers=DEFAULT_SCORERS, k: int = 20, progress: bool = True) -> pd.DataFrame:
-    """Stage shares of the top-k filters of the mistakes made under each condition, per scorer.
+@dataclass(frozen=True)
+class ShiftQueries:
+    """The mistakes made under one condition and their raw filter statistic."""
 
-    ``pool_for(condition)`` returns a data set of query images for a condition; its first
-    ``mistakes`` misclassified images are the queries. Rows as ``stage_shares`` plus the condition's
-    ``domain``, ``corruption``, ``severity``, ``condition`` name and ``n_mistakes``.
-    """
-    from .models import mistakes as find_mistakes
+    condition: dict
+    wrong: Mistakes
+    values: torch.Tensor
 
-    tables = []
+    @property
+    def name(self) -> str:
+        return condition_name(self.condition)
+
+
+def shift_queries(stats: ParameterSaliency, pool_for, conditions, mistakes: int = 40,
+                  progress: bool = True) -> list[ShiftQueries]:
+    """For each condition, the first ``mistakes`` misclassified images of ``pool_for(condition)`` and
+    their statistic (computed once, shared by ``depth_under_shift`` and ``repairs_under_shift``)."""
+    out = []
     for condition in tqdm(conditions, disable=not progress, desc="conditions"):
         wrong = find_mistakes(stats.model, pool_for(condition), limit=mistakes)
-        if len(wrong) == 0:
-            continue
-        values = stats.saliency(wrong.images, wrong.labels)
-        table = stage_shares(stats, values, scorers, k)
-        table["domain"] = condition.get("domain", "source")
-        table["corruption"] = condition.get("corruption", "none")
-        table["severity"] = condition.get("severity", 0)
-        table["condition"] = condition_name(condition)
-        table["n_mistakes"] = len(wrong)
+        if len(wrong):
+            out.append(ShiftQueries(condition, wrong, stats.saliency(wrong.images, wrong.labels)))
+    return out
+
+
+def depth_under_shift(stats: ParameterSaliency, queries: list[ShiftQueries], scorers=DEFAULT_SCORERS,
+                      k: int = 20) -> pd.DataFrame:
+    """Stage shares of the top-k filters of each condition's mistakes, per scorer: rows as
+    ``stage_shares`` plus ``domain``, ``corruption``, ``severity``, ``condition`` and ``n_mistakes``."""
+    tables = []
+    for query in queries:
+        table = stage_shares(stats, query.values, scorers, k)
+        table["domain"] = query.condition.get("domain", "source")
+        table["corruption"] = query.condition.get("corruption", "none")
+        table["severity"] = query.condition.get("severity", 0)
+        table["condition"] = query.name
+        table["n_mistakes"] = len(query.wrong)
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
 
-def repairs_under_shift(stats: ParameterSaliency, pool_for, conditions, *, mistakes: int = 30,
-                        scorers=("zscore", "pot", "last_stage_raw"), ks=range(1, 26), progress: bool = True) -> pd.DataFrame:
+def repairs_under_shift(stats: ParameterSaliency, queries: list[ShiftQueries],
+                        scorers=("zscore", "pot", "last_stage_raw"), ks=range(1, 26), limit: int | None = None,
+                        progress: bool = True) -> pd.DataFrame:
     """Per condition and scorer: how often zeroing / one SGD step on the top-k filters repairs the
-    mistakes (``summarize_interventions`` of the salient filters, plus a random control)."""
-    from .models import mistakes as find_mistakes
-
+    mistakes (``summarize_interventions`` of the salient filters, plus a random control), with the
+    condition's ``domain``, ``corruption`` and ``severity``; ``limit`` caps the mistakes per condition."""
     rows = []
-    for condition in tqdm(conditions, disable=not progress, desc="repairs"):
-        wrong = find_mistakes(stats.model, pool_for(condition), limit=mistakes)
-        if len(wrong) == 0:
-            continue
-        values = stats.saliency(wrong.images, wrong.labels)
+    for query in tqdm(queries, disable=not progress, desc="repairs"):
+        images, labels, values = query.wrong.images[:limit], query.wrong.labels[:limit], query.values[:limit]
         for scorer in scorers:
             selections = ("salient", "random") if scorer == scorers[0] else ("salient",)
-            curves = intervention_curves(stats.model, wrong.images, wrong.labels, stats.score(values, scorer),
-                                         ks=ks, selections=selections, progress=False)
+            curves = intervention_curves(stats.model, images, labels, stats.score(values, scorer), ks=ks,
+                                         selections=selections, progress=False)
             summary = summarize_interventions(curves)
             summary["scorer"] = np.where(summary.selection == "random", "random", scorer)
-            summary["condition"] = condition_name(condition)
-            summary["n_mistakes"] = len(wrong)
+            summary["condition"] = query.name
+            summary["corruption"] = query.condition.get("corruption", "none")
+            summary["severity"] = query.condition.get("severity", 0)
+            summary["n_mistakes"] = len(images)
             rows.append(summary)
     return pd.concat(rows, ignore_index=True)

@@ -353,3 +353,15 @@ def repairs_by_condition(table: pd.DataFrame) -> plt.Figure:
     for ax in grid.axes.flat:
         ax.tick_params(axis="x", rotation=30, labelsize=7)
     return grid.figure
+
+
+def repairs_under_shift(table: pd.DataFrame) -> plt.Figure:
+    """Share of mistakes repaired (mean over k) against corruption severity, averaged over the
+    corruptions (band: 95% interval over corruptions), per scorer and edit."""
+    data = table[table.corruption != "none"].assign(
+        method=lambda t: t.method.map({"zero": "zero the filters", "finetune": "one SGD step"}))
+    grid = sns.relplot(data=data, x="severity", y="corrected_mean_k", hue="scorer", col="method", kind="line",
+                       marker="o", height=3, aspect=1.3, errorbar=("ci", 95))
+    grid.set_titles("{col_name}")
+    grid.set_axis_labels("corruption severity", "share repaired (mean over k)")
+    return grid.figure

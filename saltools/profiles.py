@@ -21,7 +21,8 @@ class Profile:
     n_reference: images in the reference set of parameter saliency; n_query: query images a chapter
     analyses; n_eval: images per accuracy estimate; batch_size: images per forward/backward pass;
     top_k: filters a chapter zeroes or fine-tunes at most; n_sample: per-filter sample kept for
-    normality tests; tail_quantile: POT threshold quantile; rise_masks: masks per RISE map.
+    normality tests; tail_quantile: POT threshold quantile; rise_masks: masks per RISE map;
+    domains: the clean data domains the profile's data has (corruptions apply to all).
     """
 
     name: str
@@ -37,6 +38,7 @@ class Profile:
     n_sample: int
     tail_quantile: float
     rise_masks: int
+    domains: tuple[str, ...] = ("source",)
 
     def __str__(self) -> str:
         return "\n".join(f"{f.name:>13}: {getattr(self, f.name)}" for f in fields(self))
@@ -49,7 +51,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "embedded": Profile(name="embedded", device="cpu", model="shapes-resnet", data="shapes", image_size=64,
                         n_reference=4000, n_query=200, n_eval=2000, batch_size=256, top_k=25,
-                        n_sample=1000, tail_quantile=0.90, rise_masks=2000),
+                        n_sample=1000, tail_quantile=0.90, rise_masks=2000, domains=("source", "target")),
     "full": Profile(name="full", device="cuda", model="resnet50", data="imagenette", image_size=224,
                     n_reference=10000, n_query=500, n_eval=3925, batch_size=64, top_k=50,
                     n_sample=2000, tail_quantile=0.90, rise_masks=4000),

@@ -147,3 +147,16 @@ def test_imagenette_reads_a_local_folder_with_imagenet_labels(tmp_path):
     image, label = ds[3]
     assert image.shape == (3, 32, 32) and 0 <= image.min() and image.max() <= 1
     assert sorted({ds[i][1] for i in range(4)}) == [0, 701]
+
+
+def test_corrupted_wrapper_for_real_data_and_full_profile_domains(tmp_path):
+    base = Shapes(4, split="test")
+    wrapped = st.data.Corrupted(base, "gaussian_noise", 3)
+    image, label, mask = wrapped[2]
+    assert torch.equal(image, wrapped[2][0]) and not torch.equal(image, base[2][0]) and label == base[2][1]
+    with pytest.raises(ValueError, match="severity"):
+        st.data.Corrupted(base, "fog", 9)
+    full = st.profiles.get("full")
+    assert full.domains == ("source",)
+    with pytest.raises(RuntimeError, match="SALTOOLS_PROFILE=embedded"):   # offline: no Imagenette here
+        st.data.for_profile(full.with_(), "query", n=2)

@@ -41,11 +41,12 @@ def test_statistic_by_stage_and_conditions(stats):
 
 def test_depth_under_shift_and_repairs_tables(stats):
     pool_for = lambda c: Shapes(300, split="test", **c)  # noqa: E731
-    conditions = [{"domain": "target"}]
-    shifted = st.depth.depth_under_shift(stats, pool_for, conditions, mistakes=5, progress=False)
+    queries = st.depth.shift_queries(stats, pool_for, [{"domain": "target"}], mistakes=5, progress=False)
+    assert len(queries) == 1 and queries[0].name == "target domain" and queries[0].values.shape[0] == 5
+    shifted = st.depth.depth_under_shift(stats, queries)
     assert set(shifted.condition) == {"target domain"} and shifted.n_mistakes.iloc[0] == 5
-    repairs = st.depth.repairs_under_shift(stats, pool_for, conditions, mistakes=3, ks=[1, 2], progress=False)
-    assert set(repairs.scorer) == {"zscore", "random", "pot", "last_stage_raw"}
+    repairs = st.depth.repairs_under_shift(stats, queries, ks=[1, 2], limit=3, progress=False)
+    assert set(repairs.scorer) == {"zscore", "random", "pot", "last_stage_raw"} and repairs.n_mistakes.max() == 3
 
 
 def test_explorers_draw_static_figures(stats, monkeypatch):
@@ -56,9 +57,10 @@ def test_explorers_draw_static_figures(stats, monkeypatch):
     st.widgets.filter_explorer(stats)
     values = torch.rand(4, len(stats.index_)) * 1e-3
     st.widgets.threshold_explorer(stats, values, quantiles=(0.85, 0.9))
-    shifted = st.depth.depth_under_shift(stats, lambda c: Shapes(300, split="test", **c),
-                                         [{"domain": "source", "corruption": "fog", "severity": 5}],
-                                         mistakes=3, progress=False)
+    queries = st.depth.shift_queries(stats, lambda c: Shapes(300, split="test", **c),
+                                     [{"domain": "source", "corruption": "fog", "severity": 5}], mistakes=3,
+                                     progress=False)
+    shifted = st.depth.depth_under_shift(stats, queries)
     st.widgets.depth_explorer(shifted, ["fog"], severities=(5,), severity=5)
     figures = [s for s in shown if isinstance(s, matplotlib.figure.Figure)]
     assert len(figures) == 3

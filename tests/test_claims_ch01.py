@@ -1,23 +1,17 @@
 """Claims of chapter 1 (notebooks/01_parameter_saliency.ipynb), recomputed on the embedded profile."""
 import pytest
-import torch
 
 import saltools as st
 
 
 @pytest.fixture(scope="module")
-def chapter():
-    profile = st.profiles.get("embedded")
-    model = st.models.load(profile.model)
-    stats = st.paramsal.reference_statistics(model, st.data.for_profile(profile, "reference"), progress=False)
-    pool = st.data.for_profile(profile, "query", n=4 * profile.n_eval)
-    wrong = st.models.mistakes(model, pool, limit=profile.n_query)
-    values = stats.saliency(wrong.images, wrong.labels)
-    curves = st.paramsal.intervention_curves(model, wrong.images, wrong.labels, stats.score(values),
-                                             ks=range(1, profile.top_k + 1), progress=False)
+def chapter(embedded_mistakes):
+    m = embedded_mistakes
+    curves = st.paramsal.intervention_curves(m["model"], m["wrong"].images, m["wrong"].labels,
+                                             m["stats"].score(m["values"]), ks=range(1, m["profile"].top_k + 1),
+                                             progress=False)
     summary = st.paramsal.summarize_interventions(curves).set_index(["method", "selection"])
-    return dict(profile=profile, model=model, stats=stats, pool=pool, wrong=wrong, values=values,
-                summary=summary, ranking=stats.rank(values))
+    return dict(m, summary=summary, ranking=m["stats"].rank(m["values"]))
 
 
 def test_there_are_mistakes_to_explain(chapter):

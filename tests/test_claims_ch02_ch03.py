@@ -1,8 +1,5 @@
 """Claims of chapters 2 (normality) and 3 (peaks over threshold), recomputed on the embedded profile."""
-import functools
 
-import numpy as np
-import pandas as pd
 import pytest
 import scipy.stats as ss
 import torch
@@ -11,14 +8,8 @@ import saltools as st
 
 
 @pytest.fixture(scope="module")
-def setup():
-    profile = st.profiles.get("embedded")
-    model = st.models.load(profile.model)
-    stats = st.paramsal.reference_statistics(model, st.data.for_profile(profile, "reference"), progress=False)
-    pool = st.data.for_profile(profile, "query", n=4 * profile.n_eval)
-    wrong = st.models.mistakes(model, pool, limit=profile.n_query)
-    return dict(profile=profile, model=model, stats=stats, index=st.models.filter_index(model), wrong=wrong,
-                values=stats.saliency(wrong.images, wrong.labels))
+def setup(embedded_mistakes):
+    return embedded_mistakes
 
 
 # ----------------------------------------------------------------------------- chapter 2

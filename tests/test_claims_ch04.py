@@ -5,18 +5,13 @@ import saltools as st
 
 
 @pytest.fixture(scope="module")
-def setup():
-    profile = st.profiles.get("embedded")
-    model = st.models.load(profile.model)
-    stats = st.paramsal.reference_statistics(model, st.data.for_profile(profile, "reference"), progress=False)
-    pool = st.data.for_profile(profile, "query", n=4 * profile.n_eval)
-    wrong = st.models.mistakes(model, pool, limit=profile.n_query)
-    values = stats.saliency(wrong.images, wrong.labels)
+def setup(embedded_mistakes):
+    profile, stats, values = embedded_mistakes["profile"], embedded_mistakes["stats"], embedded_mistakes["values"]
     shares = st.depth.stage_shares(stats, values, k=20)
     conditions = st.depth.shift_conditions(domains=profile.domains)
     pool_for = lambda condition: st.data.for_profile(profile, "query", n=profile.n_eval // 2, **condition)  # noqa: E731
     queries = st.depth.shift_queries(stats, pool_for, conditions, mistakes=profile.n_query // 5, progress=False)
-    return dict(profile=profile, model=model, stats=stats, values=values, shares=shares, queries=queries)
+    return dict(embedded_mistakes, shares=shares, queries=queries)
 
 
 def _last(shares, scorer):

@@ -824,8 +824,7 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
 
 def _predictions(model: nn.Module, dataset) -> torch.Tensor:
     from .models import predict
-    images = dataset.images if hasattr(dataset, "images") else torch.stack([dataset[i][0] for i in range(len(dataset))])
-    return predict(model, images).argmax(1)
+    return predict(model, dataset).argmax(1)
 
 
 def scorer_agreement(stats: ParameterSaliency, values: torch.Tensor, first="zscore", second="pot",

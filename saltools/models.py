@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import socket
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -285,6 +286,28 @@ def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
             m.training = mode
         for p, flag in grads.items():
             p.requires_grad_(flag)
+
+
+_CONTIGUOUS_ONLY: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
+
+
+def memory_layout_fallback(model: nn.Module, run):
+    """``run(True)``: inputs in channels-last memory, where oneDNN convolutions run 1.3-1.7x faster on
+    CPU. A model that ``.view()``s its activations cannot take them: it gets ``run(False)``, now and
+    in later calls."""
+    if model not in _CONTIGUOUS_ONLY:
+        try:
+            return run(True)
+        except RuntimeError as error:
+            if "view size is not compatible" not in str(error):
+                raise
+            _CONTIGUOUS_ONLY.add(model)
+    return run(False)
+
+
+def in_layout(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``images`` in channels-last (NHWC) memory or in the default contiguous (NCHW) memory."""
+    return images.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 def class_targets(target, n: int, logits: torch.Tensor | None = None, device=None) -> torch.Tensor:

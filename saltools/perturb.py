@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .models import _device, class_targets, preserved_state
+from .models import _device, class_targets, in_layout, memory_layout_fallback, preserved_state
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -151,13 +151,15 @@ def _target_scores(model: nn.Module, batch: torch.Tensor, target: torch.Tensor, 
 def _perturbed_scores(model, image, fill, keep, target, output, chunk):
     """Scores of ``image * keep + fill * (1 - keep)`` for masks ``keep`` [P, 1, H, W] (fill: [C, H, W]
     or [P, C, H, W]), ``chunk`` perturbed images per forward pass."""
-    scores = []
-    for lo in range(0, len(keep), chunk):
-        k = keep[lo:lo + chunk]
-        f = fill if fill.ndim == 3 else fill[lo:lo + chunk]
-        batch = (image * k + f * (1 - k)).contiguous(memory_format=torch.channels_last)  # faster CPU convs
-        scores.append(_target_scores(model, batch, target.expand(len(k)), output))
-    return torch.cat(scores)
+    def scores(channels_last: bool) -> torch.Tensor:
+        out = []
+        for lo in range(0, len(keep), chunk):
+            k = keep[lo:lo + chunk]
+            f = fill if fill.ndim == 3 else fill[lo:lo + chunk]
+            batch = in_layout(image * k + f * (1 - k), channels_last)
+            out.append(_target_scores(model, batch, target.expand(len(k)), output))
+        return torch.cat(out)
+    return memory_layout_fallback(model, scores)
 
 
 def _prepare(model, images, target):

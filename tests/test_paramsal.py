@@ -54,6 +54,41 @@ def test_batched_equals_one_image_at_a_time_in_float64(builder, size):
     torch.testing.assert_close(batched, loop, rtol=1e-10, atol=1e-14)
 
 
+class _OddConvNet(nn.Module):
+    """Reflect padding, dilated 'same' padding, a grouped strided conv, and a ``.view`` flatten (which
+    refuses channels-last activations, so saltools must fall back to contiguous memory)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1, padding_mode="reflect")
+        self.b = nn.Conv2d(8, 8, 3, padding="same", dilation=2, bias=False)
+        self.c = nn.Conv2d(8, 16, 3, stride=2, groups=4)
+        self.fc = nn.Linear(16 * 7 * 7, 5)
+
+    def forward(self, x):
+        x = self.c(F.relu(self.b(F.relu(self.a(x)))))
+        return self.fc(x.view(x.shape[0], -1))
+
+
+@pytest.mark.parametrize("builder, size", [(_OddConvNet, 16), (lambda: st.models.ShapesResNet(), 32)])
+def test_large_batches_in_cache_sized_chunks_equal_the_definition(builder, size):
+    torch.manual_seed(1)
+    model = _randomized_bn(builder()).double().eval()
+    x = torch.rand(70, 3, size, size, dtype=torch.float64)
+    y = torch.randint(0, 5, (70,))
+    batched = filter_saliency(model, x, y, batch_size=64)              # 64 + 6: workspaces of two sizes
+    torch.testing.assert_close(batched, filter_saliency_loop(model, x, y), rtol=1e-10, atol=1e-14)
+
+
+def test_models_that_view_activations_fall_back_to_contiguous_memory():
+    model = _OddConvNet().eval()
+    with pytest.raises(RuntimeError, match="view size"):
+        model(torch.rand(2, 3, 16, 16).contiguous(memory_format=torch.channels_last))
+    state = _state(model)
+    assert filter_saliency(model, torch.rand(4, 3, 16, 16), torch.arange(4)).shape == (4, 8 + 8 + 16)
+    _assert_unchanged(model, state)
+
+
 def test_shipped_model_float32_matches_the_definition(shapes_model):
     data = Shapes(48, split="test", domain="target")
     batched = filter_saliency(shapes_model, data.images, data.labels, batch_size=20)

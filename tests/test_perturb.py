@@ -193,3 +193,18 @@ def test_effect_tables_are_tidy(images):
     assert len(table) == 3 * 3 and {"a", "b", "image", "spearman_abs", "ssim"} <= set(table.columns)
     table = P.setting_effect(model, images, target, "rise", {"s=2": {"grid": 2}, "s=4": {"grid": 4}}, n_masks=20)
     assert len(table) == 3 and set(zip(table.a, table.b)) == {("s=2", "s=4")}
+
+
+def test_models_that_view_activations_get_contiguous_batches(images):
+    """The masked batches go channels-last for speed; a model that ``.view()``s them must still work."""
+    torch.manual_seed(3)
+    conv, fc = nn.Conv2d(3, 4, 3, padding=1).double(), nn.Linear(4 * 16 * 16, 5).double()
+
+    class ViewNet(nn.Module):
+        def forward(self, x):
+            x = F.relu(conv(x))
+            return fc(x.view(len(x), -1))
+
+    flatten_net = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), fc).eval()
+    ours = P.occlusion(ViewNet().eval(), images, 1, window=4, stride=4)
+    torch.testing.assert_close(ours, P.occlusion(flatten_net, images, 1, window=4, stride=4))

@@ -83,21 +83,18 @@ def _stride1_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.
     batch, out_ch, out_h, out_w = grad_out.shape
     _, in_ch, in_h, in_w = inputs.shape
     width = in_w + 2 * pw                                       # = out_w + (kw - 1) * dw
-    padded = workspace.zeros(("x", ph, pw), (batch, in_h + 2 * ph + 1, width, in_ch), inputs)
+    padded = workspace.buffer(("x", ph, pw), (batch, in_h + 2 * ph + 1, width, in_ch), inputs)
     padded[:, ph:ph + in_h, pw:pw + in_w].copy_(inputs.permute(0, 2, 3, 1))
     flat = padded.view(batch, -1, in_ch)
-    g = workspace.zeros(("g", out_w), (batch, out_ch, out_h, width), grad_out)
+    g = workspace.buffer(("g", out_w), (batch, out_ch, out_h, width), grad_out)
     g[..., :out_w].copy_(grad_out)
     g = g.view(batch, out_ch, out_h * width)
-    total = workspace.empty("total", (batch, out_ch, in_ch), grad_out)
-    product = workspace.empty("product", (batch, out_ch, in_ch), grad_out)
-    for i, (dy, dx) in enumerate((dy, dx) for dy in range(kh) for dx in range(kw)):
-        start = dy * dh * width + dx * dw
-        torch.bmm(g, flat[:, start:start + out_h * width], out=total if i == 0 else product)
-        if i == 0:
-            total.abs_()
-        else:
-            total.add_(product.abs_())
+    windows = [flat[:, start:start + out_h * width]
+               for start in (dy * dh * width + dx * dw for dy in range(kh) for dx in range(kw))]
+    total = torch.bmm(g, windows[0], out=workspace.buffer("total", (batch, out_ch, in_ch), grad_out)).abs_()
+    product = workspace.buffer("product", (batch, out_ch, in_ch), grad_out)
+    for window in windows[1:]:
+        total.add_(torch.bmm(g, window, out=product).abs_())
     return total.sum(-1)
 
 
@@ -107,15 +104,9 @@ class _Workspace:
     def __init__(self):
         self._buffers: dict = {}
 
-    def empty(self, role, shape, like: torch.Tensor) -> torch.Tensor:
+    def buffer(self, role, shape, like: torch.Tensor) -> torch.Tensor:
+        """A buffer that starts as zeros; callers that write only its interior keep its borders zero."""
         key = (role, tuple(shape), like.dtype, like.device)
-        if key not in self._buffers:
-            self._buffers[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
-        return self._buffers[key]
-
-    def zeros(self, role, shape, like: torch.Tensor) -> torch.Tensor:
-        """A buffer that starts as zeros; callers write only its interior, so its borders stay zero."""
-        key = ("zeros", role, tuple(shape), like.dtype, like.device)
         if key not in self._buffers:
             self._buffers[key] = torch.zeros(shape, dtype=like.dtype, device=like.device)
         return self._buffers[key]

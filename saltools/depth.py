@@ -13,6 +13,7 @@ import scipy.stats as ss
 import torch
 from tqdm.auto import tqdm
 
+from .data import CORRUPTIONS
 from .models import Mistakes
 from .models import mistakes as find_mistakes
 from .paramsal import ParameterSaliency, intervention_curves, summarize_interventions
@@ -71,8 +72,6 @@ def statistic_by_stage(stats: ParameterSaliency) -> pd.DataFrame:
 def shift_conditions(domains=("source", "target"), corruptions=None, severities=(1, 2, 3, 4, 5)) -> list[dict]:
     """The query conditions of the depth-bias study: each clean domain, and every corruption of the
     source domain at every severity (keyword arguments for ``data.for_profile``)."""
-    from .data import CORRUPTIONS
-
     conditions = [{"domain": domain} for domain in domains]
     for corruption in (CORRUPTIONS if corruptions is None else corruptions):
         conditions += [{"domain": "source", "corruption": corruption, "severity": s} for s in severities]

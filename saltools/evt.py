@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import scipy.stats as ss
+from statsmodels.stats.diagnostic import lilliefors
 
 MIN_EXCESSES = 10
 
@@ -26,8 +27,6 @@ def normality_tests(samples, index: pd.DataFrame | None = None, alpha: float = 0
     across filters. Constant columns (e.g. filters whose gradient is always zero) get NaN and
     ``constant=True``; they are left out of the correction.
     """
-    from statsmodels.stats.diagnostic import lilliefors
-
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 20:
         raise ValueError(f"samples must be [n >= 20, filters]; got shape {x.shape}")

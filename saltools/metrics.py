@@ -1,13 +1,18 @@
-"""Metrics on saliency maps: localization against masks, map agreement, causal (deletion / insertion) metrics."""
+"""Metrics on saliency maps: localization against masks, map agreement, causal (deletion / insertion)
+metrics and the agreement of metric variants on a ranking of methods."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
 
+import krippendorff
+import numpy as np
+import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from scipy import stats
+from skimage.metrics import structural_similarity
 
-if TYPE_CHECKING:
-    import pandas as pd
+from ._torch import preserved_state
+from .baselines import fills_for, perturbed_scores, prepared_targets
 
 
 def _check_maps(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,15 +66,10 @@ def luminance_correlation(maps: torch.Tensor, images: torch.Tensor) -> torch.Ten
     return _pearson_rows(maps.abs().flatten(1), luminance(images.float()).flatten(1))
 
 
-def map_agreement(first: torch.Tensor, second: torch.Tensor, top: float = 0.1) -> "pd.DataFrame":
+def map_agreement(first: torch.Tensor, second: torch.Tensor, top: float = 0.1) -> pd.DataFrame:
     """How alike two sets of maps [N, H, W] are, one row per image: Spearman correlation of |map| and of
     the signed map, Kendall's tau of |map|, the share of the top ``top`` fraction of pixels (by |map|)
     that both maps pick, and SSIM of the |maps| each scaled to [0, 1] (scikit-image)."""
-    import numpy as np
-    import pandas as pd
-    from scipy import stats
-    from skimage.metrics import structural_similarity
-
     first, second = torch.as_tensor(first).float(), torch.as_tensor(second).float()
     if first.ndim != 3 or first.shape != second.shape:
         raise ValueError(f"expected two map sets [N, H, W] of one shape; got {tuple(first.shape)} and "
@@ -93,48 +93,11 @@ def map_agreement(first: torch.Tensor, second: torch.Tensor, top: float = 0.1) -
 
 def _rank_correlation(a, b):
     """Spearman correlation of each row pair (average ranks for ties; NaN for a constant row)."""
-    import numpy as np
-    from scipy import stats
     ra, rb = stats.rankdata(a, axis=1), stats.rankdata(b, axis=1)
     ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
     denominator = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, (ra * rb).sum(1) / denominator, np.nan)
-
-
-def brightness_sweep(model, methods, levels=(0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 1.0), n: int = 64,
-                     background: float = 0.5, spaces=("unit",), split: str = "test", seed: int = 0,
-                     size: int = 64, progress: bool = False) -> "pd.DataFrame":
-    """The same Shapes objects rendered at every grey ``level`` on one ``background`` grey (geometry
-    and texture fixed), each method's localization against the mask, computed with the model seen in
-    each input space of ``spaces`` (see ``saltools.rectgrad.SPACES``; "unit" is the model as is).
-
-    One row per (space, method, level, image): ``correct`` (the model still classifies it), mass and
-    rank accuracy. methods: names in ``saltools.attributions.METHODS`` (or callables accepted by
-    ``attribute``); a dict name -> method relabels them.
-    """
-    import pandas as pd
-    from . import attributions
-    from .data import Shapes
-    from .models import predict
-    from .rectgrad import InSpace
-
-    named = methods if isinstance(methods, dict) else {str(m): m for m in methods}
-    rows = []
-    for level in tqdm(levels, disable=not progress, desc="brightness"):
-        ds = Shapes(n, split=split, seed=seed, size=size, object_color=float(level),
-                    background_color=float(background))
-        images = ds.images
-        correct = (predict(model, images).argmax(1) == ds.labels).numpy()
-        for space in spaces:
-            seen = InSpace(model, space)
-            for name, method in named.items():
-                maps = attributions.to_map(attributions.attribute(seen, method, seen.encode(images), ds.labels))
-                rows.append(pd.DataFrame({
-                    "space": space, "method": name, "level": float(level), "image": range(n), "correct": correct,
-                    "mass_accuracy": relevance_mass(maps, ds.masks).numpy(),
-                    "rank_accuracy": relevance_rank(maps, ds.masks).numpy()}))
-    return pd.concat(rows, ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- causal metrics
@@ -145,9 +108,6 @@ def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=N
     ``saltools.perturb.BASELINES``) or inserted (into the substrate), ``order`` "morf" (most relevant
     first) or "lerf" (least relevant first) by |map|; step t changes the first t/steps of the pixels.
     Each image's steps go through the model in batches of ``chunk``."""
-    from . import perturb
-    from .models import preserved_state
-
     if mode not in ("deletion", "insertion") or order not in ("morf", "lerf"):
         raise ValueError(f"mode must be 'deletion' or 'insertion' and order 'morf' or 'lerf'; got {mode!r}, {order!r}")
     maps = torch.as_tensor(maps)
@@ -161,7 +121,7 @@ def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=N
     curves = []
     with preserved_state(model), torch.no_grad():
         model.eval()
-        images, target = perturb._prepare(model, images, target)
+        images, target = prepared_targets(model, images, target)
         for n in range(len(images)):
             relevance = maps[n].flatten().abs().float()
             ranking = relevance.argsort(descending=order == "morf", stable=True)
@@ -169,8 +129,8 @@ def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=N
             rank[ranking] = torch.arange(pixels)
             changed = (rank[None] < thresholds[:, None]).view(steps + 1, 1, *maps.shape[1:]).to(images)
             keep = 1 - changed if mode == "deletion" else changed
-            fill = perturb._fills(substrate, images[n], keep < 0.5, seed + n, dataset_mean)
-            curves.append(perturb._perturbed_scores(model, images[n], fill, keep, target[n:n + 1], output, chunk))
+            fill = fills_for(substrate, images[n], keep < 0.5, seed + n, dataset_mean)
+            curves.append(perturbed_scores(model, images[n], fill, keep, target[n:n + 1], output, chunk))
     return torch.stack(curves).cpu()
 
 
@@ -188,19 +148,15 @@ def aopc(curves: torch.Tensor, k: int | None = None) -> torch.Tensor:
     return (curves[:, :1] - curves[:, :k + 1]).mean(1)
 
 
-def ranking_agreement(scores: "pd.DataFrame", variant: str = "variant", method: str = "method",
+def ranking_agreement(scores: pd.DataFrame, variant: str = "variant", method: str = "method",
                       value: str = "score", unit: str = "image", higher_is_better: bool = True,
-                      reference: str | None = None) -> "pd.DataFrame":
+                      reference: str | None = None) -> pd.DataFrame:
     """Do metric variants agree on which method is best? ``scores`` is tidy (one row per variant, method
     and unit, e.g. image). Returns one row per pair of variants: Kendall's tau between the methods'
     mean-score rankings, plus each variant's Krippendorff's alpha (ordinal) of the per-unit method
     rankings (Tomsett et al. 2020: do images agree on the order of the methods?). With ``reference``
     (a variant name), only the pairs with it, the other variant always in ``variant_a``."""
-    import itertools
 
-    import krippendorff
-    import pandas as pd
-    from scipy import stats
 
     means = scores.groupby([variant, method])[value].mean().unstack(method)
     alpha = {}
@@ -225,12 +181,9 @@ def ranking_agreement(scores: "pd.DataFrame", variant: str = "variant", method: 
     return table[swap | (table.variant_b == reference)].reset_index(drop=True)
 
 
-def pairwise_agreement(maps: dict, top: float = 0.1) -> "pd.DataFrame":
+def pairwise_agreement(maps: dict, top: float = 0.1) -> pd.DataFrame:
     """``map_agreement`` for every pair of map sets in ``maps`` (name -> [N, H, W]): one row per
     (a, b, image)."""
-    import itertools
-
-    import pandas as pd
     tables = []
     for a, b in itertools.combinations(maps, 2):
         table = map_agreement(maps[a], maps[b], top=top)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
+from .models import torchvision_weights_obtainable
+
 ENV_VAR = "SALTOOLS_PROFILE"
 
 
@@ -78,10 +80,4 @@ def current() -> Profile:
 
 
 def _full_weights_obtainable() -> bool:
-    from .models import TORCHVISION, _reachable, _torchvision_weights_path
-    from urllib.parse import urlparse
-    import torchvision.models as tvm
-
-    builder, member = TORCHVISION[PROFILES["full"].model]
-    url = tvm.get_model_weights(builder)[member].url
-    return _torchvision_weights_path(url).exists() or _reachable(urlparse(url).netloc)
+    return torchvision_weights_obtainable(PROFILES["full"].model)

@@ -21,7 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from .models import Normalize, class_targets, preserved_state
+from ._torch import class_targets, preserved_state
+from .models.architectures import Normalize
 
 _RELUS = {F.relu: False, torch.relu: False, torch.Tensor.relu: False,
           F.relu_: True, torch.relu_: True, torch.Tensor.relu_: True}

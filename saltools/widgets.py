@@ -3,18 +3,29 @@ that they redraw live; while the book builds, each precomputes a dozen frames th
 in the browser, so the static HTML stays interactive without a kernel (``precomputed``)."""
 from __future__ import annotations
 
+import functools
 import io
 import os
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import scipy.stats as ss
+import seaborn as sns
 import torch
 import torch.nn.functional as F
 from IPython.display import display
 
 from . import paramsal
+from .attributions import to_map
+from .baselines import BASELINES
+from .data import Shapes
+from .metrics import relevance_mass
 from .models import predict
-from .plots import _show
+from .perturb import occlusion
+from .plots import attribution_maps, depth_shares, ranking_bars, show_image
+from .rectgrad import RectGrad
 
 
 def building_book() -> bool:
@@ -121,8 +132,8 @@ def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torc
         after = paramsal.edited_probabilities(model, x, y, order[image, :k], "zero")
         heat = paramsal.input_projection(stats, x, y)
         fig, axes = plt.subplots(1, 3, figsize=(9, 2.8), gridspec_kw={"width_ratios": [1, 1, 1.5]})
-        _show(axes[0], x, f"true {classes[y]}, predicted {classes[wrong]}")
-        _show(axes[1], x, "input-space projection")
+        show_image(axes[0], x, f"true {classes[y]}, predicted {classes[wrong]}")
+        show_image(axes[1], x, "input-space projection")
         axes[1].imshow(heat.numpy(), cmap="magma", alpha=0.6)
         names = [f"{classes[y]} (true)", f"{classes[wrong]} (predicted)"]
         axes[2].barh([0.2, 1.2], [before[y].item(), before[wrong].item()], height=0.4, color="lightgray", label="before")
@@ -145,9 +156,6 @@ def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, 
                     filter: int = 0) -> dict:
     """Pick a layer and filter: its statistic over the reference sample, the fitted normal and the
     fitted GPD tail above the threshold."""
-    import numpy as np
-    import scipy.stats as ss
-
     index = stats.index_
     fit = stats.tail_fit(quantile)
     layers = list(dict.fromkeys(index.layer))
@@ -186,11 +194,6 @@ def threshold_explorer(stats: "paramsal.ParameterSaliency", values: torch.Tensor
                        quantiles=(0.8, 0.85, 0.9, 0.95, 0.975), quantile: float = 0.9, k: int = 20) -> None:
     """Slide the POT threshold quantile: the stages of the top-k filters of the mistakes under POT (next
     to the z-score), and, given a planted-fault table with scorers named ``pot@q``, the detection rate."""
-    import functools
-
-    import pandas as pd
-    import seaborn as sns
-
     def draw(quantile: float) -> plt.Figure:
         shares = {}
         for name, how in (("zscore", "zscore"), (f"pot@{quantile}", functools.partial(paramsal.pot, quantile=quantile))):
@@ -218,8 +221,6 @@ def depth_explorer(table, corruptions, severities=(1, 2, 3, 4, 5), corruption: s
                    severity: int = 3) -> None:
     """Choose a corruption and severity: the stages of the top-k filters of its mistakes, per scorer
     (from a ``depth.depth_under_shift`` table)."""
-    from .plots import depth_shares
-
     def draw(corruption: str, severity: int) -> plt.Figure:
         sub = table[(table.corruption == corruption) & (table.severity == severity)]
         n = int(sub.n_mistakes.iloc[0]) if len(sub) else 0
@@ -239,11 +240,6 @@ def rectgrad_explorer(model, n: int = 4, percentile: float = 98.0, brightness: f
                       background: float = 0.5, split: str = "test") -> dict:
     """Slide RectGrad's percentile and the objects' grey level: ``n`` Shapes objects on a fixed grey
     background with their RectGrad and NoBias RectGrad maps, and each map's relevance mass accuracy."""
-    from .attributions import to_map
-    from .data import Shapes
-    from .metrics import relevance_mass
-    from .rectgrad import RectGrad
-
     def draw(percentile: float, brightness: float) -> plt.Figure:
         ds = Shapes(n, split=split, object_color=brightness, background_color=background)
         images = ds.images
@@ -251,7 +247,7 @@ def rectgrad_explorer(model, n: int = 4, percentile: float = 98.0, brightness: f
                 "NoBias RectGrad": RectGrad(model, percentile=percentile, multiply_by_inputs=False)}
         fig, axes = plt.subplots(len(maps) + 1, n, figsize=(1.9 * n, 1.9 * (len(maps) + 1)), squeeze=False)
         for i in range(n):
-            _show(axes[0, i], images[i], f"object grey {brightness:.1f}")
+            show_image(axes[0, i], images[i], f"object grey {brightness:.1f}")
         for row, (name, method) in enumerate(maps.items(), start=1):
             m = to_map(method.attribute(images, ds.labels))
             mass = relevance_mass(m, ds.masks)
@@ -276,9 +272,6 @@ def rectgrad_explorer(model, n: int = 4, percentile: float = 98.0, brightness: f
 def occlusion_explorer(model, images: torch.Tensor, labels: torch.Tensor, baseline: str = "black",
                        window: int = 8, stride: int = 4, windows=(4, 8, 16), strides=(2, 4, 8)) -> dict:
     """Choose the baseline, window and stride of occlusion: live maps for the images."""
-    from .perturb import BASELINES, occlusion
-    from .plots import attribution_maps
-
     def draw(baseline: str, window: int, stride: int) -> plt.Figure:
         maps = occlusion(model, images, labels, baseline=baseline, window=window, stride=stride)
         return attribution_maps(images, {f"occlusion, {baseline}, {window}/{stride}": maps}, size=1.5)
@@ -292,9 +285,7 @@ def occlusion_explorer(model, images: torch.Tensor, labels: torch.Tensor, baseli
 
 
 def ranking_explorer(scores, substrate: str = "black", curve: str = "deletion / morf") -> dict:
-    """Choose the metric's substrate and curve: the methods ordered by it (from ``perturb.causal_scores``)."""
-    from .plots import ranking_bars
-
+    """Choose the metric's substrate and curve: the methods ordered by it (from ``experiments.causal_scores``)."""
     def draw(substrate: str, curve: str) -> plt.Figure:
         mode, order = (part.strip() for part in curve.split("/"))
         sub = scores[(scores.substrate == substrate) & (scores["mode"] == mode) & (scores.order == order)]

@@ -43,7 +43,7 @@ def test_bad_method_and_target_are_rejected(shapes_model):
 
 def test_compare_is_tidy(shapes_model):
     ds = st.data.Shapes(5)
-    table = A.compare(shapes_model, ds.images, ds.labels, ds.masks, methods=["Saliency", "RectGrad"])
+    table = st.experiments.compare(shapes_model, ds.images, ds.labels, ds.masks, methods=["Saliency", "RectGrad"])
     assert len(table) == 10 and set(table.method) == {"Saliency", "RectGrad"}
     assert table[["mass_accuracy", "rank_accuracy"]].stack().between(0, 1).all()
 
@@ -52,8 +52,8 @@ def test_cascading_randomization_works_on_a_copy(shapes_model):
     model = copy.deepcopy(shapes_model)
     snap = _snapshot(model)
     ds = st.data.Shapes(4)
-    table = A.cascading_randomization(model, ds.images, ds.labels, methods=["Saliency"])
+    table = st.experiments.cascading_randomization(model, ds.images, ds.labels, methods=["Saliency"])
     assert _same(model, snap)
-    assert list(table.randomized_to.unique()) == A.randomization_stages(model)
-    assert A.randomization_stages(model)[:2] == ["fc", "layer4"]
+    assert list(table.randomized_to.unique()) == st.experiments.randomization_stages(model)
+    assert st.experiments.randomization_stages(model)[:2] == ["fc", "layer4"]
     assert table.spearman_abs.between(-1, 1).all() and (table.groupby("depth").ssim.mean().iloc[-1] < 0.9)

@@ -21,7 +21,7 @@ def test_images():
 
 @pytest.fixture(scope="module")
 def sweep(model):
-    table = st.metrics.brightness_sweep(model, SHOWN, levels=(0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 1.0), n=32,
+    table = st.experiments.brightness_sweep(model, SHOWN, levels=(0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 1.0), n=32,
                                         background=0.5)
     return table, table[table.correct].groupby(["method", "level"]).mass_accuracy.mean().unstack()
 
@@ -32,7 +32,7 @@ def test_model_classifies_every_rendered_object(model, test_images, sweep):
 
 
 def test_rectgrad_is_nobias_on_average_but_multipliers_follow_luminance(model, test_images):
-    scores = st.attributions.compare(model, test_images.images, test_images.labels, test_images.masks, methods=SHOWN)
+    scores = st.experiments.compare(model, test_images.images, test_images.labels, test_images.masks, methods=SHOWN)
     means = scores.groupby("method").mean(numeric_only=True)
     assert abs(means.mass_accuracy["RectGrad"] - means.mass_accuracy["NoBias RectGrad"]) < 0.05
     lum = means.luminance_correlation
@@ -71,7 +71,7 @@ def test_lrp_multiplies_by_the_normalized_input(model):
 @pytest.fixture(scope="module")
 def by_space(model):
     spaces = ("unit", "symmetric", "standardized")
-    table = st.metrics.brightness_sweep(model, ["RectGrad", "NoBias RectGrad", "InputXGradient"],
+    table = st.experiments.brightness_sweep(model, ["RectGrad", "NoBias RectGrad", "InputXGradient"],
                                         levels=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0), n=32, background=0.15,
                                         spaces=spaces)
     zero_points = {s: st.rectgrad.InSpace(model, s).zero_point().mean().item() for s in spaces}
@@ -117,7 +117,7 @@ def test_rectgrad_follows_luminance_more_than_nobias_on_every_photo(model):
 
 def test_sanity_check_claims(model):
     probe = st.data.Shapes(16, split="test", start=100)
-    cascade = st.attributions.cascading_randomization(model, probe.images, probe.labels, methods=SHOWN)
+    cascade = st.experiments.cascading_randomization(model, probe.images, probe.labels, methods=SHOWN)
     means = cascade.groupby(["method", "randomized_to"])[["spearman_abs", "ssim"]].mean()
     for name in ("GuidedBackprop", "RectGrad", "NoBias RectGrad"):
         assert means.loc[(name, "fc"), "spearman_abs"] > 0.9, name

@@ -5,7 +5,7 @@ import torch
 from scipy import stats
 
 import saltools as st
-from saltools import perturb
+from saltools import experiments, perturb
 
 SUBSTRATES = ("black", "dataset_mean", "blur", "uniform", "inpaint", "noisy_inpaint")
 LOCALIZATION = "localization (rank accuracy)"
@@ -35,9 +35,9 @@ def chapter():
     maps = {name: st.attributions.to_map(st.attributions.attribute(model, name, images, labels)) for name in shown}
     maps["Occlusion"], maps["RISE"] = occ["black"], rise["dataset_mean"]
     scores = pd.concat([
-        perturb.causal_scores(model, images, labels, maps, substrates=SUBSTRATES, modes=("deletion",),
+        experiments.causal_scores(model, images, labels, maps, substrates=SUBSTRATES, modes=("deletion",),
                               orders=("morf", "lerf"), steps=16),
-        perturb.causal_scores(model, images, labels, maps, substrates=SUBSTRATES, modes=("insertion",),
+        experiments.causal_scores(model, images, labels, maps, substrates=SUBSTRATES, modes=("insertion",),
                               orders=("morf",), steps=16)], ignore_index=True)
     return dict(model=model, images=images, labels=labels, masks=masks, occ=occ, rise=rise, floor=floor,
                 window_maps=window_maps, settings=settings, maps=maps, scores=scores)
@@ -87,7 +87,7 @@ def test_insertion_morf_mirrors_deletion_lerf(chapter):
 
 
 def test_substrate_picks_the_winner_and_images_disagree(chapter):
-    quality = perturb.quality_table(_deletion(chapter["scores"]).query("order == 'morf'"))
+    quality = experiments.quality_table(_deletion(chapter["scores"]).query("order == 'morf'"))
     verdicts = st.metrics.ranking_agreement(quality, value="score")
     winners = quality.groupby(["variant", "method"]).score.mean().unstack().idxmax(axis=1)
     assert winners.nunique() >= 3
@@ -104,8 +104,8 @@ def test_morf_and_lerf_are_consistent_only_for_some_substrates(chapter):
 
 
 def test_masks_disagree_with_every_metric_and_rise_mass_is_an_offset(chapter):
-    located = perturb.localization(chapter["maps"], chapter["masks"])
-    table = st.metrics.ranking_agreement(perturb.quality_table(_deletion(chapter["scores"]), located), value="score",
+    located = experiments.localization(chapter["maps"], chapter["masks"])
+    table = st.metrics.ranking_agreement(experiments.quality_table(_deletion(chapter["scores"]), located), value="score",
                                          reference=LOCALIZATION)
     assert len(table) == 2 * len(SUBSTRATES) and table.kendall_tau.max() < 0.7
     means = located.groupby("method").mean(numeric_only=True)
@@ -122,7 +122,7 @@ def test_averaging_over_baselines_helps(chapter):
 
 
 def test_noisy_imputation_does_not_raise_image_agreement(chapter):
-    quality = perturb.quality_table(_deletion(chapter["scores"]).query("order == 'morf'"))
+    quality = experiments.quality_table(_deletion(chapter["scores"]).query("order == 'morf'"))
     verdicts = st.metrics.ranking_agreement(quality, value="score")
     alphas = pd.concat([verdicts.set_index("variant_a").alpha_a, verdicts.set_index("variant_b").alpha_b])
     alphas = alphas[~alphas.index.duplicated()]

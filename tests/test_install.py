@@ -22,6 +22,8 @@ def test_wheel_contains_modules_and_hash_checked_weights(tmp_path):
     wheel = next(tmp_path.glob("saltools-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        assert {"saltools/__init__.py", "saltools/paramsal.py", "saltools/assets/__init__.py"} <= names
+        modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "saltools").rglob("*.py")}
+        assert {"saltools/__init__.py", "saltools/paramsal/__init__.py", "saltools/assets/__init__.py"} <= modules
+        assert modules <= names, f"modules missing from the wheel: {sorted(modules - names)}"
         weights = zf.read("saltools/assets/shapes_resnet.pt")
     assert hashlib.sha256(weights).hexdigest() == st.models.SHIPPED["shapes-resnet"].sha256

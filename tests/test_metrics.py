@@ -51,6 +51,6 @@ def test_map_agreement_identity_reversal_and_ties():
 
 
 def test_brightness_sweep_is_controlled(shapes_model):
-    table = st.metrics.brightness_sweep(shapes_model, ["Saliency"], levels=(0.0, 1.0), n=4)
+    table = st.experiments.brightness_sweep(shapes_model, ["Saliency"], levels=(0.0, 1.0), n=4)
     assert len(table) == 8 and set(table.level) == {0.0, 1.0}
     assert table.mass_accuracy.between(0, 1).all() and table.correct.dtype == bool

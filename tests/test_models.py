@@ -37,19 +37,19 @@ def test_robustness_table_says_what_chapter_0_shows(shapes_model):
 
 
 def test_corrupted_checkpoint_gives_a_clear_error(tmp_path, monkeypatch):
-    good = st.models._asset_path(st.models.SHIPPED["shapes-resnet"].file)
+    good = st.models.asset_path(st.models.SHIPPED["shapes-resnet"].file)
     bad = tmp_path / "shapes_resnet.pt"
     shutil.copy(good, bad)
     with open(bad, "r+b") as f:
         f.seek(1000)
         f.write(b"\x00\x01\x02")
-    monkeypatch.setattr(st.models, "_asset_path", lambda file: bad)
+    monkeypatch.setattr(st.models.loading, "asset_path", lambda file: bad)
     with pytest.raises(ChecksumError, match="reinstall"):
         st.models.load("shapes-resnet")
 
 
 def test_shipped_checkpoint_matches_its_hash_and_is_small():
-    path = st.models._asset_path(st.models.SHIPPED["shapes-resnet"].file)
+    path = st.models.asset_path(st.models.SHIPPED["shapes-resnet"].file)
     assert st.models.sha256(path) == st.models.SHIPPED["shapes-resnet"].sha256
     assert path.stat().st_size < 5e6
 

@@ -162,8 +162,8 @@ def test_experiment_helpers(images):
         P.maps_by_setting(model, images, target, "occlusion", {})
     with pytest.raises(ValueError, match="unknown perturbation method"):
         P.maps_by_baseline(model, images, target, "lime")
-    scores = P.causal_scores(model, images, target, by_baseline, substrates=("black",), steps=4)
-    quality = P.quality_table(scores, P.localization(by_baseline, torch.ones(3, 16, 16, dtype=torch.bool)))
+    scores = st.experiments.causal_scores(model, images, target, by_baseline, substrates=("black",), steps=4)
+    quality = st.experiments.quality_table(scores, st.experiments.localization(by_baseline, torch.ones(3, 16, 16, dtype=torch.bool)))
     deletion = quality[quality.variant == "black / deletion / morf"].score
     assert (deletion <= 0).all() and set(quality.variant) == {"black / deletion / morf", "black / insertion / morf",
                                                               "localization (rank accuracy)"}
@@ -189,9 +189,9 @@ def test_superpixel_ablation_equals_captum_feature_ablation(images, baseline):
 
 def test_effect_tables_are_tidy(images):
     model, target = tiny_model(), torch.tensor([0, 1, 2])
-    table = P.baseline_effect(model, images, target, baselines=["black", "white", "blur"], window=4, stride=4)
+    table = st.experiments.baseline_effect(model, images, target, baselines=["black", "white", "blur"], window=4, stride=4)
     assert len(table) == 3 * 3 and {"a", "b", "image", "spearman_abs", "ssim"} <= set(table.columns)
-    table = P.setting_effect(model, images, target, "rise", {"s=2": {"grid": 2}, "s=4": {"grid": 4}}, n_masks=20)
+    table = st.experiments.setting_effect(model, images, target, "rise", {"s=2": {"grid": 2}, "s=4": {"grid": 4}}, n_masks=20)
     assert len(table) == 3 and set(zip(table.a, table.b)) == {("s=2", "s=4")}
 
 

@@ -1,0 +1,172 @@
+"""Baselines: what "missing" looks like when a perturbation method or metric removes pixels.
+
+A perturbed image is ``image * keep + fill * (1 - keep)``; ``BASELINES`` names the fills. All live in
+the model's input space of images in [0, 1] (for a model that normalizes inside, "zero in normalized
+space", Captum's default, is the ``dataset_mean`` baseline here). ``perturbed_scores`` applies a fill
+under many keep-masks and reads the target score, batched: the shared core of ``perturb`` and
+``metrics``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ._torch import class_targets, device_of, in_layout, memory_layout_fallback
+from .models.evaluation import predict
+
+
+def _gaussian_blur(images: torch.Tensor, sigma: float = 5.0, kernel: int = 11) -> torch.Tensor:
+    coords = torch.arange(kernel, dtype=images.dtype) - (kernel - 1) / 2
+    weights = torch.exp(-coords ** 2 / (2 * sigma ** 2))
+    weights = (weights / weights.sum()).to(images.device)
+    c = images.shape[1]
+    padded = F.pad(images, (kernel // 2,) * 4, mode="reflect")
+    out = F.conv2d(padded, weights.view(1, 1, 1, -1).expand(c, 1, 1, kernel), groups=c)
+    return F.conv2d(out, weights.view(1, 1, -1, 1).expand(c, 1, kernel, 1), groups=c)
+
+
+def diffusion_fill(images: torch.Tensor, removed: torch.Tensor, iterations: int = 12) -> torch.Tensor:
+    """Fill the ``removed`` pixels [N, 1, H, W] (bool) of ``images`` from their surroundings by Jacobi
+    iterations of the Laplace equation, coarse to fine (a cheap, batched stand-in for biharmonic
+    inpainting). Kept pixels are returned unchanged."""
+    removed = removed.to(images.dtype)
+    keep = 1 - removed
+    # start from the mean of the kept pixels of each image, refined on a pyramid
+    kept = keep.sum((2, 3), keepdim=True)
+    start = torch.where(kept > 0, (images * keep).sum((2, 3), keepdim=True) / kept.clamp_min(1),
+                        images.mean((2, 3), keepdim=True))
+    filled = images * keep + start * removed
+    kernel = torch.tensor([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], dtype=images.dtype, device=images.device)
+    kernel = kernel.view(1, 1, 3, 3).expand(images.shape[1], 1, 3, 3)
+    for scale in (4, 2, 1):
+        if scale > 1 and min(images.shape[-2:]) // scale >= 4:
+            small_img = F.avg_pool2d(filled, scale)
+            small_keep = F.avg_pool2d(keep, scale) > 0.99
+            small = _jacobi(small_img, small_keep.to(images.dtype), kernel, iterations * scale)
+            up = F.interpolate(small, size=images.shape[-2:], mode="bilinear", align_corners=False)
+            filled = images * keep + up * removed
+        elif scale == 1:
+            filled = _jacobi(filled, keep, kernel, iterations)
+    return filled
+
+
+def _jacobi(x, keep, kernel, iterations):
+    fixed = x * keep
+    for _ in range(iterations):
+        x = fixed + (1 - keep) * F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
+    return x
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A named fill for removed pixels: ``fill(images, removed, generator, dataset_mean) -> [N, C, H, W]``."""
+    name: str
+    fill: Callable
+    doc: str
+    depends_on_region: bool = False
+
+
+def _constant(value):
+    return lambda x, removed, g, mean: torch.full_like(x, value)
+
+
+BASELINES: dict[str, Baseline] = {b.name: b for b in [
+    Baseline("black", _constant(0.0), "all channels 0 in [0, 1]; Captum's default when inputs are in [0, 1]"),
+    Baseline("white", _constant(1.0), "all channels 1 in [0, 1]"),
+    Baseline("dataset_mean", lambda x, r, g, mean: mean.to(x).view(1, -1, 1, 1).expand_as(x).clone(),
+             "the data set's mean colour; equals 0 after mean/std normalization (RISE's and Captum's "
+             "default for normalized inputs)"),
+    Baseline("image_mean", lambda x, r, g, mean: x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone(),
+             "each image's own mean colour (Quantus' 'mean' is one value over all channels)"),
+    Baseline("blur", lambda x, r, g, mean: _gaussian_blur(x), "Gaussian blur, kernel 11, sigma 5 (RISE's "
+             "insertion substrate)"),
+    Baseline("uniform", lambda x, r, g, mean: torch.rand(x.shape, generator=g).to(x),
+             "uniform noise U(0, 1) per pixel and channel"),
+    Baseline("gaussian", lambda x, r, g, mean: (x + 0.2 * torch.randn(x.shape, generator=g).to(x)).clamp(0, 1),
+             "the image plus Gaussian noise of standard deviation 0.2, clipped to [0, 1]"),
+    Baseline("inpaint", lambda x, r, g, mean: diffusion_fill(x, r), "the removed region filled from its "
+             "surroundings (diffusion fill); depends on the region removed", depends_on_region=True),
+    Baseline("noisy_inpaint", lambda x, r, g, mean: _noisy_fill(x, r, g), "noisy linear imputation (ROAD, Rong "
+             "et al. 2022): the diffusion fill plus Gaussian noise of standard deviation 0.05 on the removed "
+             "pixels, so the fill does not trace the removed region's shape", depends_on_region=True),
+]}
+
+
+def _noisy_fill(images, removed, generator):
+    noise = 0.05 * torch.randn(images.shape, generator=generator).to(images)
+    return (diffusion_fill(images, removed) + noise * removed.to(images)).clamp(0, 1)
+
+
+def baseline_images(name: str, images: torch.Tensor, removed: torch.Tensor | None = None, seed: int = 0,
+                    dataset_mean=(0.5, 0.5, 0.5)) -> torch.Tensor:
+    """The baseline ``name`` for ``images`` [N, C, H, W] in [0, 1]; ``removed`` [N, 1, H, W] (bool) is the
+    region to be replaced (used by region-dependent fills; default: the whole image)."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; expected one of {sorted(BASELINES)}")
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise ValueError(f"images must be a tensor [N, C, H, W]; got {getattr(images, 'shape', type(images))}")
+    if removed is None:
+        removed = torch.ones(len(images), 1, *images.shape[-2:], dtype=torch.bool, device=images.device)
+    generator = torch.Generator().manual_seed(seed)
+    return BASELINES[name].fill(images, removed, generator, torch.as_tensor(dataset_mean, dtype=images.dtype))
+
+
+def baseline_predictions(model: nn.Module, images: torch.Tensor, classes, names=tuple(BASELINES),
+                         seed: int = 0, dataset_mean=(0.5, 0.5, 0.5)) -> pd.DataFrame:
+    """Is the neutral baseline neutral? The model's prediction on each pure baseline image: one row per
+    (baseline, image) with the predicted class, its probability and the entropy (log(classes) = uniform)."""
+    rows = []
+    for name in names:
+        probs = F.softmax(predict(model, baseline_images(name, images, seed=seed, dataset_mean=dataset_mean)), 1)
+        top = probs.max(1)
+        entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1)
+        rows.append(pd.DataFrame({"baseline": name, "image": range(len(images)),
+                                  "predicted": [classes[i] for i in top.indices.tolist()],
+                                  "probability": top.values.numpy(), "entropy": entropy.numpy()}))
+    return pd.concat(rows, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- applying a baseline
+def target_scores(model: nn.Module, batch: torch.Tensor, target: torch.Tensor, output: str) -> torch.Tensor:
+    """The target class's logit or softmax probability (``output``) per image of ``batch``: [B]."""
+    logits = model(batch)
+    if output == "probability":
+        logits = F.softmax(logits, dim=1)
+    return logits.gather(1, target[:, None])[:, 0]
+
+
+def perturbed_scores(model, image, fill, keep, target, output, chunk):
+    """Scores of ``image * keep + fill * (1 - keep)`` for masks ``keep`` [P, 1, H, W] (fill: [C, H, W]
+    or [P, C, H, W]), ``chunk`` perturbed images per forward pass."""
+    def scores(channels_last: bool) -> torch.Tensor:
+        out = []
+        for lo in range(0, len(keep), chunk):
+            k = keep[lo:lo + chunk]
+            f = fill if fill.ndim == 3 else fill[lo:lo + chunk]
+            batch = in_layout(image * k + f * (1 - k), channels_last)
+            out.append(target_scores(model, batch, target.expand(len(k)), output))
+        return torch.cat(out)
+    return memory_layout_fallback(model, scores)
+
+
+def prepared_targets(model: nn.Module, images: torch.Tensor, target) -> tuple[torch.Tensor, torch.Tensor]:
+    """``images`` on the model's device and their class targets [N] (``target=None``: the prediction)."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty tensor [N, C, H, W]; got {getattr(images, 'shape', type(images))}")
+    device = device_of(model)
+    images = images.to(device)
+    with torch.no_grad():
+        logits = model(images)
+    return images, class_targets(target, len(images), logits, device=device)
+
+
+def fills_for(baseline: str, image: torch.Tensor, removed: torch.Tensor, seed: int, dataset_mean) -> torch.Tensor:
+    """Baseline fill for one image: [C, H, W], or [P, C, H, W] for region-dependent fills."""
+    if BASELINES[baseline].depends_on_region:
+        return baseline_images(baseline, image.expand(len(removed), -1, -1, -1), removed, seed, dataset_mean)
+    return baseline_images(baseline, image[None], seed=seed, dataset_mean=dataset_mean)[0]

@@ -1,0 +1,98 @@
+"""Using a trained model: batched prediction, accuracy, its mistakes, and robustness to shift."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from .._torch import device_of, preserved_state
+from ..data import CORRUPTIONS, Shapes
+
+
+def predict(model: nn.Module, images, batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+    """Logits [N, classes] for images in [0, 1] (a tensor or a Dataset), in eval mode, batched."""
+    images = as_images(images)
+    device = device_of(model)
+    out = []
+    with preserved_state(model), torch.no_grad():
+        model.eval()
+        for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc="predict"):
+            out.append(model(images[lo:lo + batch_size].to(device)).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def accuracy(model: nn.Module, dataset, labels: torch.Tensor | None = None, batch_size: int = 256) -> float:
+    """Top-1 accuracy on a Dataset of (image, label, ...) or on images with labels."""
+    if labels is None:
+        labels = getattr(dataset, "labels", None)
+        if labels is None:
+            labels = torch.as_tensor([item[1] for item in dataset])
+    return (predict(model, dataset, batch_size).argmax(1) == torch.as_tensor(labels)).float().mean().item()
+
+
+def as_images(images) -> torch.Tensor:
+    """Images [N, C, H, W] from a tensor, a Shapes data set or any Dataset of (image, ...)."""
+    if isinstance(images, torch.Tensor):
+        if images.ndim != 4:
+            raise ValueError(f"images must have shape [N, C, H, W]; got {tuple(images.shape)}")
+        return images
+    if hasattr(images, "images"):
+        return images.images
+    if isinstance(images, torch.utils.data.Dataset):
+        return torch.stack([images[i][0] for i in range(len(images))])
+    raise TypeError(f"expected a tensor [N, C, H, W] or a Dataset; got {type(images).__name__}")
+
+
+@dataclass(frozen=True)
+class Mistakes:
+    """Misclassified images of a data set: images, true labels, predicted labels, dataset indices."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    predictions: torch.Tensor
+    indices: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def mistakes(model: nn.Module, dataset, limit: int | None = None, batch_size: int = 256) -> Mistakes:
+    """The images the model misclassifies (at most ``limit``, in dataset order)."""
+    loader = (dataset.batches(batch_size) if hasattr(dataset, "batches")
+              else torch.utils.data.DataLoader(dataset, batch_size=batch_size))
+    found = {"images": [], "labels": [], "predictions": [], "indices": []}
+    seen = 0
+    for batch in loader:
+        x, y = batch[0], torch.as_tensor(batch[1])
+        pred = predict(model, x, batch_size).argmax(1)
+        wrong = (pred != y).nonzero().flatten()
+        for key, value in zip(found, (x[wrong], y[wrong], pred[wrong], wrong + seen)):
+            found[key].append(value)
+        seen += len(y)
+        if limit is not None and sum(len(v) for v in found["labels"]) >= limit:
+            break
+    out = {k: torch.cat(v)[:limit] if v else torch.empty(0) for k, v in found.items()}
+    return Mistakes(**out)
+
+
+def robustness(model: nn.Module, n: int = 1000, *, split: str = "test", seed: int = 0,
+               corruptions: Sequence[str] | None = None, severities: Sequence[int] = (1, 2, 3, 4, 5),
+               batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+    """Accuracy of a Shapes model on the clean source and target domains and on every corruption
+    of the source domain at every severity: one row per condition (domain, corruption, severity, accuracy).
+
+    Clean conditions have ``corruption="none"`` and ``severity=0``.
+    """
+    corruptions = list(CORRUPTIONS) if corruptions is None else list(corruptions)
+    conditions = [("source", None, 0), ("target", None, 0)]
+    conditions += [("source", c, s) for c in corruptions for s in severities]
+    rows = []
+    for domain, corruption, severity in tqdm(conditions, disable=not progress, desc="conditions"):
+        data = Shapes(n, split=split, seed=seed, domain=domain, corruption=corruption, severity=severity)
+        rows.append({"domain": domain, "corruption": corruption or "none", "severity": severity,
+                     "accuracy": accuracy(model, data, batch_size=batch_size)})
+    return pd.DataFrame(rows)

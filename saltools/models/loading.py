@@ -1,0 +1,165 @@
+"""Loading models: the shipped Shapes checkpoints (sha256-checked) and torchvision's ImageNet ResNets.
+
+torchvision weights come from the torch.hub cache (``$TORCH_HOME``) or, when the host answers
+within seconds, a download; offline, loading fails fast with a message that names the way out.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from urllib.error import URLError
+from urllib.parse import urlparse
+
+import torch
+import torch.nn as nn
+import torchvision.models as tvm
+
+from .._network import reachable
+from ..data import CLASSES
+from .architectures import IMAGENET_MEAN, IMAGENET_STD, Normalized, ShapesResNet
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (offline machine)."""
+
+
+class ChecksumError(RuntimeError):
+    """A weights file does not have the expected sha256."""
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """A checkpoint inside the package: file name, sha256 and the constructor arguments."""
+
+    file: str
+    sha256: str
+    kwargs: dict
+    classes: tuple[str, ...]
+
+
+SHIPPED: dict[str, ShippedModel] = {
+    "shapes-resnet": ShippedModel(
+        file="shapes_resnet.pt",
+        sha256="1528689b10ad7d5f80aeb32a2dc3dacba23b5dd25f17696f72ce1bf5eb1bf2b2",
+        kwargs={"num_classes": 10, "layers": (2, 2, 2, 2), "widths": (16, 32, 64, 128)},
+        classes=CLASSES,
+    ),
+}
+
+
+# name -> (torchvision builder, weights enum member); V1 weights are the ones the papers used.
+TORCHVISION: dict[str, tuple[str, str]] = {
+    "resnet18": ("resnet18", "IMAGENET1K_V1"),
+    "resnet50": ("resnet50", "IMAGENET1K_V1"),
+}
+
+
+def available() -> list[str]:
+    """Names ``load`` accepts."""
+    return sorted(SHIPPED) + sorted(TORCHVISION)
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load(name: str = "shapes-resnet", *, device: str | torch.device | None = None,
+         weights: str | Path | None = None) -> nn.Module:
+    """A model in eval mode taking images in [0, 1], with ``model.classes`` (class names).
+
+    Parameters
+    ----------
+    name : "shapes-resnet" (shipped, checked by sha256) or a torchvision name ("resnet18", "resnet50").
+    device : where to put it (default CPU).
+    weights : a local state_dict file to load instead of the shipped or torchvision weights.
+    """
+    if name in SHIPPED:
+        model = _load_shipped(name, weights)
+    elif name in TORCHVISION:
+        model = _load_torchvision(name, weights)
+    else:
+        raise ValueError(f"unknown model {name!r}; expected one of {available()}")
+    model.eval()
+    return model.to(device) if device is not None else model
+
+
+def asset_path(file: str) -> Path:
+    """Path of a file shipped in ``saltools/assets``."""
+    return Path(str(resources.files("saltools.assets") / file))
+
+
+def load_checked(path: str | Path, expected_sha256: str) -> dict:
+    """``torch.load(path, weights_only=True)`` after checking the file's sha256 (ChecksumError if wrong)."""
+    found = sha256(path)
+    if found != expected_sha256:
+        raise ChecksumError(f"weights file {path} has sha256 {found}, expected {expected_sha256}: it is "
+                            "corrupted or was replaced; reinstall saltools (pip install -r requirements.txt)")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _load_shipped(name: str, weights: str | Path | None) -> nn.Module:
+    spec = SHIPPED[name]
+    model = ShapesResNet(**spec.kwargs)
+    if weights is None:
+        state = load_checked(asset_path(spec.file), spec.sha256)
+    else:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.classes = spec.classes
+    return model
+
+
+def _load_torchvision(name: str, weights: str | Path | None) -> nn.Module:
+    builder, member = TORCHVISION[name]
+    enum = tvm.get_model_weights(builder)[member]
+    net = getattr(tvm, builder)(weights=None)
+    if weights is None:
+        weights = _torchvision_weights_file(enum.url)
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model = Normalized(net, IMAGENET_MEAN, IMAGENET_STD)
+    model.classes = tuple(enum.meta["categories"])
+    return model
+
+
+def torchvision_weights_path(url: str) -> Path:
+    """Where torch.hub caches the checkpoint at ``url`` (under ``$TORCH_HOME``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def _torchvision_weights_file(url: str) -> Path:
+    """The cached torchvision checkpoint, downloaded first if the host answers within seconds."""
+    cached = torchvision_weights_path(url)
+    if cached.exists():
+        return cached
+    advice = (f"pretrained weights {cached.name} are not cached under {cached.parent} and cannot be "
+              f"downloaded from {urlparse(url).netloc} (offline?). Either use the embedded profile "
+              f"(SALTOOLS_PROFILE=embedded, model 'shapes-resnet'), or put the file there once from a "
+              f"machine with internet (set TORCH_HOME to choose the cache folder), or pass weights=PATH.")
+    if not reachable(urlparse(url).netloc):
+        raise WeightsUnavailableError(advice)
+    try:
+        torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True)
+    except (URLError, OSError) as err:
+        raise WeightsUnavailableError(f"{advice} ({err})") from err
+    return cached
+
+
+
+def torchvision_weights_url(name: str) -> str:
+    """The download address of the torchvision weights that ``load(name)`` uses."""
+    builder, member = TORCHVISION[name]
+    return tvm.get_model_weights(builder)[member].url
+
+
+def torchvision_weights_obtainable(name: str) -> bool:
+    """Whether ``load(name)`` can get its torchvision weights: cached, or the host answers."""
+    url = torchvision_weights_url(name)
+    return torchvision_weights_path(url).exists() or reachable(urlparse(url).netloc)

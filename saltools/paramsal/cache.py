@@ -1,0 +1,47 @@
+"""Cached reference statistics: fitted once per model, reference set and settings, then reused."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .reference import ParameterSaliency, reference_batches
+
+
+def cache_dir() -> Path:
+    """Where fitted statistics are cached: ``$SALTOOLS_CACHE`` or ``~/.cache/saltools/stats``."""
+    return Path(os.environ.get("SALTOOLS_CACHE", Path.home() / ".cache" / "saltools" / "stats"))
+
+
+def _cache_key(model: nn.Module, reference, settings: dict) -> str:
+    digest = hashlib.sha256(repr(sorted(settings.items())).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for images, labels in reference_batches(reference, None, 512):
+        digest.update(images.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        digest.update(torch.as_tensor(labels).to(torch.int64).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def reference_statistics(model: nn.Module, reference, *, cache: bool = True, max_tail: int = 2000,
+                         sample_size: int = 1000, batch_size: int = 128, seed: int = 0,
+                         progress: bool = True) -> ParameterSaliency:
+    """``ParameterSaliency(model, ...).fit(reference)``, reused from the cache when this model (its
+    weights), these reference images and labels and these settings were fitted before."""
+    settings = {"max_tail": max_tail, "sample_size": sample_size, "seed": seed}
+    stats = ParameterSaliency(model, batch_size=batch_size, progress=progress, **settings)
+    if not cache:
+        return stats.fit(reference)
+    path = cache_dir() / f"{_cache_key(model, reference, settings)}.pt"
+    if path.exists():
+        return ParameterSaliency.load(model, path, batch_size=batch_size, progress=progress)
+    stats.fit(reference)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    stats.save(tmp)
+    tmp.replace(path)
+    return stats

@@ -1,0 +1,92 @@
+"""Planted faults: flip known filters, then ask each scorer to find them from the mistakes they cause."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from ..models.evaluation import predict
+from ..models.filters import conv_layers, filter_index
+from .reference import ParameterSaliency
+
+
+@contextmanager
+def planted_faults(model: nn.Module, columns, factor: float = -1.0) -> Iterator[nn.Module]:
+    """Multiply the weights of the filters ``columns`` by ``factor`` (-1 flips them) inside the block;
+    the original weights are restored on exit, also on error."""
+    convs = conv_layers(model)
+    bounds = np.cumsum([0] + [c.out_channels for _, c in convs])
+    saved = []
+    try:
+        with torch.no_grad():
+            for col in sorted(int(c) for c in columns):
+                i = int(np.searchsorted(bounds, col, side="right") - 1)
+                if not 0 <= i < len(convs):
+                    raise ValueError(f"filter column {col} is out of range [0, {bounds[-1]})")
+                weight = convs[i][1].weight
+                saved.append((weight, col - bounds[i], weight[col - bounds[i]].clone()))
+                weight[col - bounds[i]] *= factor
+        yield model
+    finally:
+        with torch.no_grad():
+            for weight, j, original in reversed(saved):
+                weight[j] = original
+
+
+def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n_faults: int = 3,
+                            factor: float = -1.0, scorers=("zscore", "pot", "exponential", "random"),
+                            ks=(1, 5, 10, 20, 50), seeds=(0,), reference_model: str = "faulty",
+                            progress: bool = True) -> pd.DataFrame:
+    """Plant faults, then ask each scorer to find them from the mistakes they cause.
+
+    For each stage and seed: ``n_faults`` random filters of that stage get their weights multiplied by
+    ``factor``; the pool images that the model classified correctly before and wrongly after are the
+    queries. ``reference_model="faulty"`` fits the reference statistics on the faulty model (as a user
+    diagnosing it would), ``"clean"`` on the model before the fault (statistics kept from a healthy
+    deployment).
+    ``scorers``: names in SCORERS, or a dict of name -> scorer (e.g. POT at several quantiles).
+    Returns one row per (stage, seed, scorer, query image): ``recall@k`` (share of the planted filters
+    among its top k) for each k and ``best_rank`` / ``median_rank`` of the planted filters.
+    """
+    index = filter_index(model)
+    stages = list(index.stage.unique()) if stages is None else list(stages)
+    if reference_model not in ("faulty", "clean"):
+        raise ValueError(f"reference_model must be 'faulty' or 'clean'; got {reference_model!r}")
+    clean_pred = _predictions(model, pool)
+    labels = torch.as_tensor(pool.labels)
+    clean_stats = ParameterSaliency(model, progress=False).fit(reference) if reference_model == "clean" else None
+    rows = []
+    for stage in tqdm(stages, disable=not progress, desc="planted faults"):
+        candidates = index.column[index.stage == stage].to_numpy()
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            planted = rng.choice(candidates, size=min(n_faults, len(candidates)), replace=False)
+            with planted_faults(model, planted, factor):
+                faulty_pred = _predictions(model, pool)
+                induced = ((clean_pred == labels) & (faulty_pred != labels)).nonzero().flatten()
+                if len(induced) == 0:
+                    rows.append({"stage": stage, "seed": seed, "n_induced": 0})
+                    continue
+                stats = clean_stats or ParameterSaliency(model, progress=False).fit(reference)
+                images = torch.stack([pool[int(i)][0] for i in induced])
+                values = stats.saliency(images, labels[induced])
+                named = scorers.items() if isinstance(scorers, dict) else [(name, name) for name in scorers]
+                for scorer, how in named:
+                    ranks = stats.rank(values, how)
+                    hit = ranks[ranks.column.isin(planted)]
+                    for image, group in hit.groupby("image"):
+                        row = {"stage": stage, "seed": seed, "n_induced": len(induced), "scorer": scorer,
+                               "image": int(induced[image]), "best_rank": group["rank"].min(),
+                               "median_rank": group["rank"].median()}
+                        row.update({f"recall@{k}": (group["rank"] <= k).mean() for k in ks})
+                        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _predictions(model: nn.Module, dataset) -> torch.Tensor:
+    return predict(model, dataset).argmax(1)

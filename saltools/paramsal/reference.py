@@ -1,0 +1,244 @@
+"""Reference statistics of the filter statistic: streaming moments, tail, reservoir sample, persistence.
+
+``ParameterSaliency.fit`` streams a reference set in batches and keeps per filter what the scorers
+need, never the N x F matrix of all values.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from ..models.filters import filter_index
+from .scorers import TailFit, resolve_scorer
+from .statistic import filter_saliency
+
+
+def _fingerprints(images: torch.Tensor) -> torch.Tensor:
+    """One int64 per image: a hash of its float32 pixels (to recognize reference images)."""
+    flat = images.detach().to("cpu", torch.float32).contiguous().view(len(images), -1).numpy()
+    return torch.tensor([int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little", signed=True)
+                         for row in flat], dtype=torch.int64)
+
+
+def reference_batches(reference, labels, batch_size: int):
+    """Yield (images, labels) batches from a tensor (+labels), a Dataset, or an iterable of batches."""
+    if isinstance(reference, torch.Tensor):
+        if labels is None:
+            raise ValueError("labels are required when the reference set is a tensor of images")
+        labels = torch.as_tensor(labels)
+        for lo in range(0, len(reference), batch_size):
+            yield reference[lo:lo + batch_size], labels[lo:lo + batch_size]
+    elif hasattr(reference, "batches"):                                     # Shapes: already in memory
+        yield from reference.batches(batch_size)
+    elif isinstance(reference, torch.utils.data.Dataset):
+        loader = torch.utils.data.DataLoader(reference, batch_size=batch_size, shuffle=False)
+        for batch in loader:
+            yield batch[0], batch[1]
+    else:
+        for batch in reference:
+            yield batch[0], batch[1]
+
+
+class ParameterSaliency:
+    """Reference statistics of the filter statistic over a reference set, and filter rankings for queries.
+
+    ``fit`` streams the reference set in batches and keeps, per filter: the count, mean and sum of
+    squared deviations (Welford/Chan, mergeable across shards with ``merge``); the ``max_tail + 1``
+    largest values (for peaks-over-threshold); and a uniform random sample of ``sample_size``
+    reference images' values (reservoir, for normality tests). Memory grows with
+    ``(max_tail + sample_size) x F`` plus 8 bytes per reference image (their fingerprints), never
+    with ``N x F``.
+
+    Fitted attributes end in ``_``: ``n_``, ``mean_``, ``std_``, ``tail_`` ([T, F], descending),
+    ``sample_`` ([S, F]), ``index_`` (``models.filter_index``).
+    """
+
+    def __init__(self, model: nn.Module, *, max_tail: int = 2000, sample_size: int = 1000,
+                 batch_size: int = 128, seed: int = 0, progress: bool = True):
+        self.index_ = filter_index(model)
+        self.model = model
+        self.max_tail, self.sample_size = int(max_tail), int(sample_size)
+        self.batch_size, self.seed, self.progress = int(batch_size), int(seed), progress
+        self._reset()
+
+    def _reset(self) -> None:
+        n_filters = len(self.index_)
+        self.n_ = 0
+        self.mean_ = torch.zeros(n_filters, dtype=torch.float64)
+        self._m2 = torch.zeros(n_filters, dtype=torch.float64)
+        self.tail_ = torch.empty(0, n_filters)
+        self.sample_ = torch.empty(0, n_filters)
+        self._fingerprints = torch.empty(0, dtype=torch.int64)
+        self._rng = np.random.default_rng(self.seed)
+        self._tail_fits: dict = {}
+
+    # -- fitting
+    def fit(self, reference, labels=None) -> "ParameterSaliency":
+        """Reference statistics from a Dataset of (image, label, ...), a loader of batches, or images + labels."""
+        self._reset()
+        total = len(reference) if hasattr(reference, "__len__") else None
+        bar = tqdm(total=total, disable=not self.progress, desc="reference statistics")
+        for images, batch_labels in reference_batches(reference, labels, self.batch_size):
+            self.partial_fit(images, batch_labels)
+            bar.update(len(images))
+        bar.close()
+        if self.n_ == 0:
+            raise ValueError("the reference set is empty")
+        return self
+
+    def partial_fit(self, images: torch.Tensor, labels) -> "ParameterSaliency":
+        """Add one batch of reference images to the statistics."""
+        values = filter_saliency(self.model, images, labels, self.batch_size)
+        self._fingerprints = torch.cat([self._fingerprints, _fingerprints(images)])
+        self._update(values.to("cpu", torch.float32))
+        return self
+
+    def _update(self, values: torch.Tensor) -> None:
+        batch = _Moments(len(values), values.double().mean(0), ((values.double() - values.double().mean(0)) ** 2).sum(0))
+        merged = _Moments(self.n_, self.mean_, self._m2).merge(batch)
+        seen = self.n_
+        self.n_, self.mean_, self._m2 = merged.n, merged.mean, merged.m2
+        keep = min(self.max_tail + 1, len(self.tail_) + len(values))
+        self.tail_ = torch.cat([self.tail_, values]).topk(keep, dim=0).values
+        self.sample_ = self._reservoir(self.sample_, values, seen)
+        self._tail_fits = {}
+
+    def _reservoir(self, sample: torch.Tensor, values: torch.Tensor, seen: int) -> torch.Tensor:
+        """Algorithm R over image rows, vectorized within the batch (last write to a slot wins)."""
+        size = self.sample_size
+        fill = max(0, min(size - len(sample), len(values)))
+        sample = torch.cat([sample, values[:fill]])
+        rest = np.arange(fill, len(values))
+        if len(rest):
+            counts = seen + rest + 1                                   # 1-based position in the stream
+            slots = np.floor(self._rng.random(len(rest)) * counts).astype(np.int64)
+            chosen = slots < size
+            slots, rows = slots[chosen], rest[chosen]
+            _, last = np.unique(slots[::-1], return_index=True)        # last occurrence of each slot
+            pick = len(slots) - 1 - last
+            sample[torch.from_numpy(slots[pick])] = values[torch.from_numpy(rows[pick])]
+        return sample
+
+    def merge(self, other: "ParameterSaliency") -> "ParameterSaliency":
+        """Combine with statistics fitted on another shard of the reference set (Chan et al.)."""
+        if len(other.index_) != len(self.index_) or not (other.index_.layer.values == self.index_.layer.values).all():
+            raise ValueError("cannot merge statistics of different models (filter indexes differ)")
+        n_self, n_other = self.n_, other.n_
+        merged = _Moments(self.n_, self.mean_, self._m2).merge(_Moments(other.n_, other.mean_, other._m2))
+        self.n_, self.mean_, self._m2 = merged.n, merged.mean, merged.m2
+        keep = min(self.max_tail + 1, len(self.tail_) + len(other.tail_))
+        self.tail_ = torch.cat([self.tail_, other.tail_]).topk(keep, dim=0).values
+        self.sample_ = self._merge_samples(self.sample_, n_self, other.sample_, n_other)
+        self._fingerprints = torch.cat([self._fingerprints, other._fingerprints])
+        self._tail_fits = {}
+        return self
+
+    def _merge_samples(self, a, n_a, b, n_b):
+        """A uniform sample of the union from uniform samples of two shards (hypergeometric split)."""
+        size = min(self.sample_size, len(a) + len(b))
+        from_a = int(self._rng.hypergeometric(n_a, n_b, size)) if n_a and n_b else (size if n_a else 0)
+        from_a = min(max(from_a, size - len(b)), len(a))
+        pick_a = torch.from_numpy(self._rng.choice(len(a), from_a, replace=False))
+        pick_b = torch.from_numpy(self._rng.choice(len(b), size - from_a, replace=False))
+        return torch.cat([a[pick_a], b[pick_b]])
+
+    @property
+    def std_(self) -> torch.Tensor:
+        """Unbiased standard deviation per filter."""
+        self.check_fitted()
+        return (self._m2 / max(self.n_ - 1, 1)).sqrt()
+
+    def tail_fit(self, quantile: float = 0.9, exponential: bool = False) -> "TailFit":
+        """GPD (or exponential) fit per filter to the reference values above the ``quantile`` (cached)."""
+        self.check_fitted()
+        key = (float(quantile), exponential)
+        if key not in self._tail_fits:
+            self._tail_fits[key] = TailFit.from_stats(self, quantile, exponential)
+        return self._tail_fits[key]
+
+    def check_fitted(self) -> None:
+        """RuntimeError unless ``fit`` (or ``load``) has run."""
+        if self.n_ == 0:
+            raise RuntimeError("ParameterSaliency is not fitted: call fit(reference) first")
+
+    # -- queries
+    def saliency(self, images: torch.Tensor, labels, allow_reference_images: bool = False) -> torch.Tensor:
+        """The raw statistic [N, F] of query images; refuses images of the reference set unless allowed."""
+        self.check_fitted()
+        if not allow_reference_images:
+            overlap = torch.isin(_fingerprints(images), self._fingerprints)
+            if overlap.any():
+                raise ValueError(f"{int(overlap.sum())} query image(s) are part of the reference set "
+                                 f"(first at position {int(overlap.nonzero()[0])}); query with images the "
+                                 "statistics never saw, or pass allow_reference_images=True")
+        return filter_saliency(self.model, images, labels, self.batch_size).cpu()
+
+    def score(self, values: torch.Tensor, scorer="zscore") -> torch.Tensor:
+        """Scores [N, F] of raw statistic values, higher = more salient, by a name in SCORERS or a callable."""
+        self.check_fitted()
+        values = torch.as_tensor(values)
+        if values.ndim != 2 or values.shape[1] != len(self.index_):
+            raise ValueError(f"values must have shape [N, {len(self.index_)}]; got {tuple(values.shape)}")
+        return resolve_scorer(scorer)(self, values.to(torch.float32).cpu())
+
+    def rank(self, values: torch.Tensor, scorer="zscore") -> pd.DataFrame:
+        """Tidy ranking: one row per (image, filter) with layer, stage, depth, filter, statistic, score,
+        rank (1 = most salient; all filters of all layers ranked together)."""
+        scores = self.score(values, scorer)
+        n, f = scores.shape
+        order = torch.argsort(scores, dim=1, descending=True, stable=True)
+        ranks = torch.empty_like(order)
+        ranks.scatter_(1, order, torch.arange(1, f + 1).expand(n, f))
+        table = self.index_.iloc[np.tile(np.arange(f), n)].reset_index(drop=True)
+        table.insert(0, "image", np.repeat(np.arange(n), f))
+        table["statistic"] = torch.as_tensor(values).reshape(-1).numpy()
+        table["score"] = scores.reshape(-1).numpy()
+        table["rank"] = ranks.reshape(-1).numpy()
+        return table
+
+    # -- persistence
+    def state_dict(self) -> dict:
+        """Plain tensors (loadable with ``torch.load(..., weights_only=True)``)."""
+        self.check_fitted()
+        return {"n": torch.tensor(self.n_), "mean": self.mean_, "m2": self._m2, "tail": self.tail_,
+                "sample": self.sample_, "fingerprints": self._fingerprints,
+                "layers": torch.tensor([int(d) for d in self.index_.depth]),
+                "max_tail": torch.tensor(self.max_tail), "sample_size": torch.tensor(self.sample_size)}
+
+    def save(self, path) -> None:
+        """Save the fitted statistics (not the model)."""
+        torch.save(self.state_dict(), path)
+
+    @classmethod
+    def load(cls, model: nn.Module, path, **kwargs) -> "ParameterSaliency":
+        """Fitted statistics from ``save``, for the same model architecture."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        ps = cls(model, max_tail=int(state["max_tail"]), sample_size=int(state["sample_size"]), **kwargs)
+        if len(state["mean"]) != len(ps.index_):
+            raise ValueError(f"statistics for {len(state['mean'])} filters cannot describe a model with {len(ps.index_)}")
+        ps.n_, ps.mean_, ps._m2 = int(state["n"]), state["mean"], state["m2"]
+        ps.tail_, ps.sample_, ps._fingerprints = state["tail"], state["sample"], state["fingerprints"]
+        return ps
+
+
+@dataclass(frozen=True)
+class _Moments:
+    n: int
+    mean: torch.Tensor
+    m2: torch.Tensor
+
+    def merge(self, other: "_Moments") -> "_Moments":
+        """Chan et al.'s pairwise combination of counts, means and sums of squared deviations."""
+        n = self.n + other.n
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        delta = other.mean - self.mean
+        return _Moments(n, self.mean + delta * (other.n / n), self.m2 + other.m2 + delta**2 * (self.n * other.n / n))

@@ -1,0 +1,134 @@
+"""Scorers: how a query's raw filter statistic becomes a saliency score (higher = more salient).
+
+``zscore`` (Levin et al.), ``pot`` (peaks over threshold with a GPD tail per filter, Wang & Sato),
+``exponential`` (the same with the shape fixed at 0, what the published POT code effectively fits),
+``random`` (the baseline every scorer must beat) and ``last_stage_raw`` (Wang & Sato's heuristic).
+Each takes fitted reference statistics (a ``ParameterSaliency``) and values [N, F].
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import pandas as pd
+import scipy.stats as ss
+import torch
+
+from .. import evt
+
+if TYPE_CHECKING:                      # annotations only: reference.py imports this module
+    from .reference import ParameterSaliency
+
+
+def zscore(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+    """``(s - mean) / std`` per filter; a std <= 1e-14 counts as 1 (as the original code)."""
+    std = stats.std_.clone()
+    std[std <= 1e-14] = 1.0
+    return ((values.double() - stats.mean_) / std).float()
+
+
+@dataclass(frozen=True)
+class TailFit:
+    """Per-filter peaks-over-threshold model: threshold, GPD shape and scale, log of P(S > threshold)."""
+
+    quantile: float
+    threshold: np.ndarray
+    shape: np.ndarray
+    scale: np.ndarray
+    log_rate: float
+    n_excesses: int
+
+    @classmethod
+    def from_stats(cls, stats: ParameterSaliency, quantile: float, exponential: bool = False) -> "TailFit":
+        if not 0 < quantile < 1:
+            raise ValueError(f"quantile must lie in (0, 1); got {quantile}")
+        k = int(np.floor((1 - quantile) * stats.n_ + 1e-9))
+        if k > len(stats.tail_) - 1:
+            warnings.warn(f"the {quantile} quantile needs {k} tail values per filter but only "
+                          f"{len(stats.tail_) - 1} were kept (max_tail); using a higher threshold",
+                          RuntimeWarning, stacklevel=3)
+            k = len(stats.tail_) - 1
+        if k < 1:
+            raise ValueError(f"{stats.n_} reference images leave no excesses above the {quantile} quantile")
+        tail = stats.tail_.double().numpy()
+        threshold = tail[k]
+        excesses = (tail[:k] - threshold).T                       # [F, k]
+        if exponential:
+            shape, scale = np.zeros(len(threshold)), excesses.mean(1)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)      # dead filters: exponential fallback
+                shape, scale = evt.fit_gpd(excesses)
+        return cls(quantile, threshold, shape, scale, float(np.log(k / stats.n_)), k)
+
+    def log_tail_probability(self, values: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
+        """log P(S >= s) per value [N, F]: GPD tail above the threshold (log space; 0 beyond a negative
+        shape's endpoint gives -inf), empirical tail of the reservoir sample below it."""
+        v = values.double().numpy()
+        above = v > self.threshold
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gpd = self.log_rate + evt.gpd_log_sf(v - self.threshold, self.shape, self.scale)
+            gpd = np.where(self.scale > 0, gpd, -np.inf)       # a filter constant in the reference
+        ordered = torch.sort(sample.double().T.contiguous(), dim=1).values          # [F, S]
+        below_count = torch.searchsorted(ordered, values.double().T.contiguous(), side="left")   # [F, N]
+        at_least = (ordered.shape[1] - below_count).T.numpy()
+        empirical = np.log((at_least + 1) / (ordered.shape[1] + 1))
+        return torch.from_numpy(np.where(above, gpd, empirical))
+
+
+def pot(stats: ParameterSaliency, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
+    """Peaks-over-threshold saliency (Wang & Sato): ``-log P(S_j >= s_j)`` from a GPD fitted per filter
+    to the reference values above its ``quantile``; +inf beyond a negative shape's endpoint."""
+    fit = stats.tail_fit(quantile)
+    return (-fit.log_tail_probability(values, stats.sample_)).float()
+
+
+def exponential_tail(stats: ParameterSaliency, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
+    """Like ``pot`` with the GPD shape fixed at 0 (an exponential tail): what the published code's
+    fitting effectively returned on heavy-tailed data."""
+    fit = stats.tail_fit(quantile, exponential=True)
+    return (-fit.log_tail_probability(values, stats.sample_)).float()
+
+
+def random_scores(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+    """A random ranking (seeded by the statistics' seed): the baseline every scorer must beat."""
+    generator = torch.Generator().manual_seed(stats.seed)
+    return torch.rand(values.shape, generator=generator)
+
+
+def last_stage_raw(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+    """The "largest raw statistic in the last stage" heuristic: last-stage filters ordered by their raw
+    value, all other filters after them (Wang & Sato's strongest baseline)."""
+    index = stats.index_
+    last = torch.tensor((index.stage == index.stage.iloc[-1]).to_numpy())
+    return torch.where(last, values.float(), torch.full_like(values.float(), -torch.inf))
+
+
+SCORERS: dict[str, Callable[[ParameterSaliency, torch.Tensor], torch.Tensor]] = {
+    "zscore": zscore, "pot": pot, "exponential": exponential_tail, "random": random_scores,
+    "last_stage_raw": last_stage_raw}
+
+
+def resolve_scorer(scorer) -> Callable:
+    """The scorer function for a name in ``SCORERS``, or the callable itself."""
+    if callable(scorer):
+        return scorer
+    if scorer not in SCORERS:
+        raise ValueError(f"unknown scorer {scorer!r}; expected one of {sorted(SCORERS)} or a callable")
+    return SCORERS[scorer]
+
+
+def scorer_agreement(stats: ParameterSaliency, values: torch.Tensor, first="zscore", second="pot",
+                     k: int = 20) -> pd.DataFrame:
+    """Per image: Spearman correlation of two scorers' scores and the overlap of their top-k sets."""
+    a, b = stats.score(values, first).double(), stats.score(values, second).double()
+    rows = []
+    for n in range(len(values)):
+        finite = torch.isfinite(a[n]) & torch.isfinite(b[n])
+        rho = ss.spearmanr(a[n][finite].numpy(), b[n][finite].numpy()).statistic
+        top_a = set(torch.argsort(a[n], descending=True)[:k].tolist())
+        top_b = set(torch.argsort(b[n], descending=True)[:k].tolist())
+        rows.append({"image": n, "spearman": rho, "overlap": len(top_a & top_b) / k, "k": k})
+    return pd.DataFrame(rows)

@@ -18,14 +18,15 @@ imports only from the rows above it, never another module's underscore names:
     perturb       occlusion, RISE, superpixel ablation; maps under many baselines or settings
     metrics       localization, map agreement, causal curves, AUC / AOPC, ranking agreement
     depth, experiments  analyses that combine the above (depth bias; chapters 5-6's tables)
+    claims/       every statement of fact of the book: evidence with a 95% interval and a verdict
     plots/, widgets     the book's figures and explorers
 
 Data flows downward in this list: a chapter calls an experiment, which calls methods and metrics,
 which call models and data.
 """
-from . import (attributions, baselines, data, depth, evt, experiments, metrics, models, paramsal, perturb, plots,
-               profiles, rectgrad, widgets)
+from . import (attributions, baselines, claims, data, depth, evt, experiments, metrics, models, paramsal, perturb,
+               plots, profiles, rectgrad, widgets)
 
 __version__ = "0.1.0"
-__all__ = ["attributions", "baselines", "data", "depth", "evt", "experiments", "metrics", "models", "paramsal",
+__all__ = ["attributions", "baselines", "claims", "data", "depth", "evt", "experiments", "metrics", "models", "paramsal",
            "perturb", "plots", "profiles", "rectgrad", "widgets", "__version__"]

@@ -6,15 +6,17 @@ model takes images in [0, 1]: input normalization is its first module. The leave
 helpers (``preserved_state``, ``in_layout``, ...) are re-exported from ``saltools._torch``.
 """
 from .._torch import class_targets, device_of, in_layout, memory_layout_fallback, preserved_state
-from .architectures import IMAGENET_MEAN, IMAGENET_STD, Normalize, Normalized, ShapesResNet
+from .architectures import (IMAGENET_MEAN, IMAGENET_STD, InvertedResidual, Normalize, Normalized, ShapesMobileNet,
+                            ShapesResNet, ShapesVGG)
 from .evaluation import Mistakes, accuracy, as_images, mistakes, predict, robustness
 from .filters import conv_layers, filter_index
-from .loading import (SHIPPED, TORCHVISION, ChecksumError, ShippedModel, WeightsUnavailableError, asset_path,
+from .loading import (ARCHITECTURES, SHIPPED, TORCHVISION, ChecksumError, ShippedModel, WeightsUnavailableError, asset_path,
                       available, load, load_checked, sha256, torchvision_weights_obtainable,
                       torchvision_weights_path, torchvision_weights_url)
-from .training import fit_normalization, train, train_shapes_resnet
+from .training import fit_normalization, train, train_shapes_model, train_shapes_resnet
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SHIPPED", "TORCHVISION", "ChecksumError", "Mistakes", "Normalize",
+__all__ = ["ARCHITECTURES", "IMAGENET_MEAN", "InvertedResidual", "ShapesMobileNet", "ShapesVGG", "train_shapes_model",
+           "IMAGENET_MEAN", "IMAGENET_STD", "SHIPPED", "TORCHVISION", "ChecksumError", "Mistakes", "Normalize",
            "Normalized", "ShapesResNet", "ShippedModel", "WeightsUnavailableError", "accuracy", "as_images",
            "asset_path", "available", "class_targets", "conv_layers", "device_of", "filter_index",
            "fit_normalization", "in_layout", "load", "load_checked", "memory_layout_fallback", "mistakes",

@@ -74,3 +74,86 @@ class ShapesResNet(nn.Module):
         x = self.relu(self.bn1(self.conv1(self.normalize(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _conv_bn_relu(inp: int, out: int, kernel: int = 3, stride: int = 1, groups: int = 1, relu: bool = True) -> list:
+    layers = [nn.Conv2d(inp, out, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(out)]
+    return layers + [nn.ReLU(inplace=True)] if relu else layers
+
+
+class ShapesVGG(nn.Module):
+    """A plain VGG-style CNN for 64x64 Shapes images: conv + BatchNorm + ReLU, no skip connections.
+
+    Named like the ResNets, so stage-wise analyses compare across the zoo: a stride-2 3x3 stem
+    ``conv1`` (stage ``conv1``), then ``layer1`` .. ``layer4``, each ``convs`` 3x3 convs at one width,
+    ``layer2`` .. ``layer4`` starting with a 2x2 max-pool; global average pooling and ``fc``.
+    """
+
+    def __init__(self, num_classes: int = 10, widths: Sequence[int] = (16, 32, 64, 128), convs: int = 2):
+        super().__init__()
+        self.normalize = Normalize()
+        self.conv1 = nn.Sequential(*_conv_bn_relu(3, widths[0], stride=2))
+        inplanes = widths[0]
+        for i, width in enumerate(widths):
+            stage = [nn.MaxPool2d(2)] if i > 0 else []
+            for _ in range(convs):
+                stage += _conv_bn_relu(inplanes, width)
+                inplanes = width
+            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(inplanes, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(self.normalize(x))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block (Sandler et al. 2018): 1x1 expansion, 3x3 depthwise conv, linear 1x1
+    projection, and a skip connection when the shape allows. ReLU instead of ReLU6, so that every
+    activation is one RectGrad and Guided Backprop know (torchvision's block hard-codes ReLU6)."""
+
+    def __init__(self, inp: int, out: int, stride: int, expand: int = 4):
+        super().__init__()
+        hidden = inp * expand
+        self.block = nn.Sequential(*_conv_bn_relu(inp, hidden, kernel=1),
+                                   *_conv_bn_relu(hidden, hidden, stride=stride, groups=hidden),
+                                   *_conv_bn_relu(hidden, out, kernel=1, relu=False))
+        self.skip = stride == 1 and inp == out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x) if self.skip else self.block(x)
+
+
+class ShapesMobileNet(nn.Module):
+    """A MobileNetV2-style network for 64x64 Shapes images, with depthwise convolutions.
+
+    Stage names as the ResNets: the stride-2 stem ``conv1``, ``layer1`` .. ``layer4`` of
+    ``InvertedResidual`` blocks (``layer4`` ends with MobileNetV2's 1x1 widening conv), then global
+    average pooling and ``fc``.
+    """
+
+    def __init__(self, num_classes: int = 10, widths: Sequence[int] = (24, 32, 64, 96), blocks: int = 2,
+                 expand: int = 4, head: int = 256):
+        super().__init__()
+        self.normalize = Normalize()
+        self.conv1 = nn.Sequential(*_conv_bn_relu(3, 16, stride=2))
+        inplanes = 16
+        for i, width in enumerate(widths):
+            stage = []
+            for b in range(blocks):
+                stage.append(InvertedResidual(inplanes, width, 2 if (b == 0 and i > 0) else 1, expand))
+                inplanes = width
+            if i == len(widths) - 1:
+                stage.append(nn.Sequential(*_conv_bn_relu(inplanes, head, kernel=1)))
+                inplanes = head
+            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(inplanes, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(self.normalize(x))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))

@@ -19,7 +19,7 @@ import torchvision.models as tvm
 
 from .._network import reachable
 from ..data import CLASSES
-from .architectures import IMAGENET_MEAN, IMAGENET_STD, Normalized, ShapesResNet
+from .architectures import IMAGENET_MEAN, IMAGENET_STD, Normalized, ShapesMobileNet, ShapesResNet, ShapesVGG
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -32,23 +32,34 @@ class ChecksumError(RuntimeError):
 
 @dataclass(frozen=True)
 class ShippedModel:
-    """A checkpoint inside the package: file name, sha256 and the constructor arguments."""
+    """A checkpoint inside the package: file name, sha256, architecture (a name in ``ARCHITECTURES``)
+    and its constructor arguments, the training seed of ``models.train_shapes_model``, class names."""
 
     file: str
     sha256: str
     kwargs: dict
     classes: tuple[str, ...]
+    architecture: str = "resnet"
+    seed: int = 0
 
 
+ARCHITECTURES: dict[str, type[nn.Module]] = {"resnet": ShapesResNet, "vgg": ShapesVGG, "mobilenet": ShapesMobileNet}
+
+
+_RESNET18_QUARTER = {"num_classes": 10, "layers": (2, 2, 2, 2), "widths": (16, 32, 64, 128)}
+
+#: The Shapes model zoo, all trained by ``models.train_shapes_model(name)`` on the source domain.
 SHIPPED: dict[str, ShippedModel] = {
-    "shapes-resnet": ShippedModel(
-        file="shapes_resnet.pt",
-        sha256="1528689b10ad7d5f80aeb32a2dc3dacba23b5dd25f17696f72ce1bf5eb1bf2b2",
-        kwargs={"num_classes": 10, "layers": (2, 2, 2, 2), "widths": (16, 32, 64, 128)},
-        classes=CLASSES,
-    ),
+    "shapes-resnet": ShippedModel("shapes_resnet.pt", "1528689b10ad7d5f80aeb32a2dc3dacba23b5dd25f17696f72ce1bf5eb1bf2b2",
+                                  _RESNET18_QUARTER, CLASSES),
+    "shapes-resnet-seed1": ShippedModel("shapes_resnet_seed1.pt", "", _RESNET18_QUARTER, CLASSES, seed=1),
+    "shapes-resnet-seed2": ShippedModel("shapes_resnet_seed2.pt", "", _RESNET18_QUARTER, CLASSES, seed=2),
+    "shapes-resnet-deep": ShippedModel("shapes_resnet_deep.pt", "", {**_RESNET18_QUARTER, "layers": (3, 3, 3, 3)},
+                                       CLASSES),
+    "shapes-vgg": ShippedModel("shapes_vgg.pt", "", {"num_classes": 10}, CLASSES, architecture="vgg"),
+    "shapes-mobilenet": ShippedModel("shapes_mobilenet.pt", "", {"num_classes": 10}, CLASSES,
+                                     architecture="mobilenet"),
 }
-
 
 # name -> (torchvision builder, weights enum member); V1 weights are the ones the papers used.
 TORCHVISION: dict[str, tuple[str, str]] = {
@@ -107,7 +118,7 @@ def load_checked(path: str | Path, expected_sha256: str) -> dict:
 
 def _load_shipped(name: str, weights: str | Path | None) -> nn.Module:
     spec = SHIPPED[name]
-    model = ShapesResNet(**spec.kwargs)
+    model = ARCHITECTURES[spec.architecture](**spec.kwargs)
     if weights is None:
         state = load_checked(asset_path(spec.file), spec.sha256)
     else:

@@ -11,7 +11,7 @@ from .._torch import device_of, preserved_state
 from ..data import Shapes
 from .architectures import Normalize, ShapesResNet
 from .evaluation import as_images
-from .loading import SHIPPED
+from .loading import ARCHITECTURES, SHIPPED
 
 
 def fit_normalization(model: nn.Module, images: torch.Tensor) -> None:
@@ -69,6 +69,24 @@ def train(model: nn.Module, dataset, *, epochs: int = 8, batch_size: int = 128, 
             bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", acc=f"{history[-1]['accuracy']:.3f}")
         bar.close()
     return pd.DataFrame(history)
+
+
+def train_shapes_model(name: str = "shapes-resnet", n_train: int = 20000, epochs: int = 6, noise: float = 0.05,
+                       progress: bool = True):
+    """The one recipe behind every shipped Shapes model (``SHIPPED[name]``): returns (model in eval
+    mode, history). Trains the entry's architecture from its seed on ``Shapes(n_train, split="train",
+    seed=seed)`` (source domain) only, never on "test"/"val"/"reference" images."""
+    if name not in SHIPPED:
+        raise ValueError(f"unknown Shapes model {name!r}; expected one of {sorted(SHIPPED)}")
+    spec = SHIPPED[name]
+    torch.manual_seed(spec.seed)
+    data = Shapes(n_train, split="train", seed=spec.seed)
+    model = ARCHITECTURES[spec.architecture](**spec.kwargs)
+    with torch.no_grad():
+        fit_normalization(model, data.images[:4096])
+    history = train(model, data, epochs=epochs, seed=spec.seed, noise=noise, progress=progress)
+    model.classes = spec.classes
+    return model.eval(), history
 
 
 def train_shapes_resnet(n_train: int = 20000, epochs: int = 6, seed: int = 0, noise: float = 0.05,

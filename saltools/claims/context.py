@@ -1,0 +1,111 @@
+"""What claims are evaluated on: a model, its reference and query data, and what they share.
+
+Everything a claim needs is computed once, on first use, and shared by every claim of a ``Context``
+(reference statistics come from the on-disk cache of ``paramsal.reference_statistics``).
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from .. import evt
+from ..data import for_profile
+from ..models import Mistakes, filter_index, mistakes
+from ..paramsal import ParameterSaliency, intervention_curves, reference_statistics
+
+
+class Context:
+    """A model with its data, for claims about parameter saliency on that model.
+
+    Parameters
+    ----------
+    model : a classifier taking images in [0, 1] (eval mode is used; the model is left as found).
+    reference : the reference set (a Dataset of (image, label, ...)) for the filter statistics.
+    queries : a Dataset whose misclassified images are the queries.
+    shifted : optionally a Dataset from a shifted domain, for claims about domain shift.
+    n_mistakes : queries at most; n_repairs : mistakes on which filters are zeroed / fine-tuned.
+    ks : filter counts of the interventions; k : top-k of the depth claims.
+    """
+
+    def __init__(self, model: nn.Module, reference, queries, shifted=None, *, n_mistakes: int = 200,
+                 n_repairs: int = 100, ks=(1, 2, 5, 10, 15, 20, 25), k: int = 20, name: str = "model"):
+        self.model, self.reference, self.queries, self.shifted = model, reference, queries, shifted
+        self.n_mistakes, self.n_repairs, self.ks, self.k, self.name = n_mistakes, n_repairs, tuple(ks), k, name
+        self._scores: dict = {}
+        self._curves: dict = {}
+
+    @classmethod
+    def for_profile(cls, model: nn.Module, profile, name: str = "model", **kwargs) -> "Context":
+        """The data a chapter uses under ``profile`` (reference, a query pool, the target domain if any)."""
+        shifted = (for_profile(profile, "query", n=profile.n_eval, domain="target")
+                   if "target" in profile.domains else None)
+        kwargs = {"n_mistakes": profile.n_query, "ks": (1, 2, 5, 10, 15, 20, profile.top_k), **kwargs}
+        return cls(model, for_profile(profile, "reference"), for_profile(profile, "query", n=4 * profile.n_eval),
+                   shifted, name=name, **kwargs)
+
+    # -- shared quantities
+    @cached_property
+    def stats(self) -> ParameterSaliency:
+        return reference_statistics(self.model, self.reference, progress=False)
+
+    @cached_property
+    def index(self) -> pd.DataFrame:
+        return filter_index(self.model)
+
+    @cached_property
+    def last_stage(self) -> torch.Tensor:
+        """[F] bool: the filters of the last stage."""
+        return torch.tensor((self.index.stage == self.index.stage.iloc[-1]).to_numpy())
+
+    @cached_property
+    def wrong(self) -> Mistakes:
+        return mistakes(self.model, self.queries, limit=self.n_mistakes)
+
+    @cached_property
+    def values(self) -> torch.Tensor:
+        return self.stats.saliency(self.wrong.images, self.wrong.labels)
+
+    @cached_property
+    def shifted_wrong(self) -> Mistakes | None:
+        return None if self.shifted is None else mistakes(self.model, self.shifted, limit=self.n_mistakes)
+
+    @cached_property
+    def shifted_values(self) -> torch.Tensor | None:
+        wrong = self.shifted_wrong
+        return None if wrong is None or len(wrong) == 0 else self.stats.saliency(wrong.images, wrong.labels)
+
+    @cached_property
+    def normality(self) -> pd.DataFrame:
+        return evt.normality_tests(self.stats.sample_, self.index)
+
+    def scores(self, scorer, values: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores [N, F] of the source mistakes (or of ``values``) under ``scorer`` (cached for the former)."""
+        if values is not None:
+            return self.stats.score(values, scorer)
+        key = repr(scorer)
+        if key not in self._scores:
+            self._scores[key] = self.stats.score(self.values, scorer)
+        return self._scores[key]
+
+    def last_stage_share(self, scorer, values: torch.Tensor | None = None) -> torch.Tensor:
+        """[N]: per query, the share of its top-k filters that lie in the last stage."""
+        top = self.scores(scorer, values).topk(self.k, dim=1).indices
+        return self.last_stage[top].double().mean(1)
+
+    def curves(self, scorer="zscore") -> pd.DataFrame:
+        """Intervention curves of the first ``n_repairs`` mistakes under ``scorer`` (cached)."""
+        key = repr(scorer)
+        if key not in self._curves:
+            n = self.n_repairs
+            self._curves[key] = intervention_curves(self.model, self.wrong.images[:n], self.wrong.labels[:n],
+                                                    self.scores(scorer)[:n], ks=self.ks, progress=False)
+        return self._curves[key]
+
+    def per_image(self, scorer, column: str, method: str, selection: str) -> pd.Series:
+        """Mean over k of an intervention column, one value per image."""
+        curves = self.curves(scorer)
+        rows = curves[(curves.method == method) & (curves.selection == selection)]
+        return rows.groupby("image")[column].mean()

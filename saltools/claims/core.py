@@ -1,0 +1,134 @@
+"""Claims as code: a statement of fact, the evidence computed for it, and a verdict by a fixed rule.
+
+A ``Claim`` carries the paper's wording and source (where it comes from a paper), the testable
+version the book states, a function from a ``Context`` (model, data, profile) to ``Evidence`` (an
+effect size with a 95% interval), and a ``Rule`` fixed in advance that turns the interval into
+"holds", "does not hold" or "inconclusive". Intervals come from ``scipy.stats.bootstrap`` over the
+honest unit (query images, filters) or from Wilson intervals for proportions (statsmodels).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import scipy.stats as ss
+from statsmodels.stats.proportion import proportion_confint
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An effect size with its 95% interval, over ``n`` units (images, filters, ...)."""
+
+    effect: float
+    low: float
+    high: float
+    n: int
+    unit: str
+    details: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.effect:.3g} [{self.low:.3g}, {self.high:.3g}] (n = {self.n} {self.unit})"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A verdict rule on the interval, fixed before any data is seen.
+
+    ``above``: holds when the whole interval lies above ``threshold``, does not hold when it lies
+    wholly below (or at) it. ``below``: the mirror image. ``within``: holds when the interval lies
+    inside ``[-threshold, threshold]`` (an equivalence test), does not hold when it lies wholly
+    outside. Anything else is inconclusive.
+    """
+
+    kind: str
+    threshold: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in ("above", "below", "within"):
+            raise ValueError(f"rule kind must be 'above', 'below' or 'within'; got {self.kind!r}")
+
+    def verdict(self, evidence: Evidence) -> str:
+        low, high, t = evidence.low, evidence.high, self.threshold
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return INCONCLUSIVE
+        if self.kind == "above":
+            return HOLDS if low > t else FAILS if high <= t else INCONCLUSIVE
+        if self.kind == "below":
+            return HOLDS if high < t else FAILS if low >= t else INCONCLUSIVE
+        return HOLDS if -t < low and high < t else FAILS if high < -t or low > t else INCONCLUSIVE
+
+    def __str__(self) -> str:
+        words = {"above": "the 95% interval lies above", "below": "the 95% interval lies below",
+                 "within": "the 95% interval lies within +-"}
+        return f"holds when {words[self.kind]} {self.threshold:g}; does not hold when it lies wholly on the other side"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of fact of the book, testable on any model the evidence function accepts."""
+
+    id: str
+    chapter: int
+    statement: str
+    effect: str
+    rule: Rule
+    evidence: Callable
+    paper: str | None = None
+    source: str | None = None
+    paper_value: str | None = None
+
+    def evaluate(self, context) -> dict:
+        """One tidy row: the claim, its evidence and its verdict on ``context``."""
+        evidence = self.evidence(context)
+        return {"claim": self.id, "chapter": self.chapter, "statement": self.statement, "effect_name": self.effect,
+                "effect": evidence.effect, "low": evidence.low, "high": evidence.high, "n": evidence.n,
+                "unit": evidence.unit, "verdict": self.rule.verdict(evidence), "rule": str(self.rule),
+                "paper_value": self.paper_value}
+
+
+def mean_interval(values, unit: str, seed: int = 0, **details) -> Evidence:
+    """The mean of ``values`` with a percentile-bootstrap 95% interval (2,000 resamples)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return Evidence(float(x.mean()) if len(x) else np.nan, np.nan, np.nan, len(x), unit, details)
+    if np.ptp(x) == 0:
+        return Evidence(float(x[0]), float(x[0]), float(x[0]), len(x), unit, details)
+    ci = ss.bootstrap((x,), np.mean, n_resamples=2000, confidence_level=CONFIDENCE, method="percentile",
+                      random_state=seed).confidence_interval
+    return Evidence(float(x.mean()), float(ci.low), float(ci.high), len(x), unit, details)
+
+
+def statistic_interval(values, statistic: Callable, unit: str, seed: int = 0, **details) -> Evidence:
+    """Any vectorizable ``statistic(x, axis)`` of ``values`` with a percentile-bootstrap 95% interval."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return Evidence(np.nan, np.nan, np.nan, len(x), unit, details)
+    ci = ss.bootstrap((x,), statistic, n_resamples=2000, confidence_level=CONFIDENCE, method="percentile",
+                      random_state=seed).confidence_interval
+    return Evidence(float(statistic(x, axis=-1)), float(ci.low), float(ci.high), len(x), unit, details)
+
+
+def difference_interval(first, second, unit: str, seed: int = 0, **details) -> Evidence:
+    """mean(first) - mean(second) for two independent samples, percentile-bootstrap 95% interval."""
+    a, b = (np.asarray(v, dtype=float) for v in (first, second))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if min(len(a), len(b)) < 2:
+        return Evidence(np.nan, np.nan, np.nan, len(a) + len(b), unit, details)
+    ci = ss.bootstrap((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), n_resamples=2000,
+                      confidence_level=CONFIDENCE, method="percentile", random_state=seed).confidence_interval
+    return Evidence(float(a.mean() - b.mean()), float(ci.low), float(ci.high), len(a) + len(b), unit, details)
+
+
+def proportion_interval(successes: int, total: int, unit: str, **details) -> Evidence:
+    """A proportion with its Wilson 95% interval."""
+    if total == 0:
+        return Evidence(np.nan, np.nan, np.nan, 0, unit, details)
+    low, high = proportion_confint(int(successes), int(total), alpha=1 - CONFIDENCE, method="wilson")
+    return Evidence(successes / total, float(low), float(high), int(total), unit, details)

@@ -1,0 +1,51 @@
+"""Figures of claims: the replication scoreboard, claim x model, verdicts with effects and intervals."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+
+VERDICT_COLORS = {"holds": "#4c9f70", "inconclusive": "#d9d9d9", "does not hold": "#d1605e"}
+
+
+def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
+    """Claims (rows) x models (columns) coloured by verdict, each cell annotated with the effect and its
+    95% interval; the paper's figure, where there is one, printed beside the claim."""
+    claims = list(dict.fromkeys(table.claim))
+    models = list(dict.fromkeys(table.model))
+    cells = table.set_index(["claim", "model"])
+    codes = np.array([[list(VERDICT_COLORS).index(cells.loc[(c, m), "verdict"]) for m in models] for c in claims])
+    fig, ax = plt.subplots(figsize=(3.2 + size * 1.6 * len(models), 0.9 + 0.42 * len(claims)))
+    ax.imshow(codes, cmap=ListedColormap(list(VERDICT_COLORS.values())), vmin=0, vmax=2, aspect="auto")
+    for i, claim in enumerate(claims):
+        for j, model in enumerate(models):
+            row = cells.loc[(claim, model)]
+            ax.text(j, i, f"{row.effect:.2g}\n[{row.low:.2g}, {row.high:.2g}]", ha="center", va="center",
+                    fontsize=6.5)
+    papers = table.drop_duplicates("claim").set_index("claim").paper_value
+    labels = [c + ("" if pd.isna(papers[c]) else f"\npaper: {papers[c]}") for c in claims]
+    ax.set_yticks(range(len(claims)), labels, fontsize=7)
+    ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(np.arange(len(models) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(claims) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=1.5)
+    ax.tick_params(which="minor", length=0)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLORS.values()]
+    ax.legend(handles, list(VERDICT_COLORS), loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8,
+              frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def verdict_counts(table: pd.DataFrame) -> plt.Figure:
+    """Per claim, on how many models it holds, is inconclusive or does not hold (stacked bars)."""
+    counts = table.pivot_table(index="claim", columns="verdict", values="model", aggfunc="count", fill_value=0)
+    counts = counts.reindex(columns=list(VERDICT_COLORS), fill_value=0).loc[list(dict.fromkeys(table.claim))]
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.3 * len(counts)))
+    counts.plot.barh(stacked=True, color=list(VERDICT_COLORS.values()), ax=ax, width=0.8)
+    ax.invert_yaxis()
+    ax.set(xlabel="models", ylabel="")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -1,27 +1,23 @@
-"""saltools: how far CNN saliency methods can be trusted, measured.
-
-The analysis package behind the course "Saliency under the Microscope". Modules, lowest layer first; each
+"""saltools: how far CNN saliency methods can be trusted, measured. Modules, lowest layer first; each
 imports only from the rows above it, never another module's underscore names:
 
-    _torch, _network, _hashing  leave-the-model-as-found helpers, class targets, batch checks; network
-                                probes with a deadline; counter-based hashing (import nothing of saltools)
-    data/         Shapes (shapes), corruptions, keyed noise, real photos and Imagenette (real), for_profile
-    models/       architectures, loading and weight checks, the conv filter index (filters), training,
-                  prediction / mistakes / robustness (evaluation)
+    _torch, _network, _hashing  leave the model as found, class targets, batch checks; network probes; hashing
+    data/         shapes, corruptions, noise, real photos and Imagenette (real); for_profile
+    models/       architectures, loading and weight checks, the filter index (filters), training, evaluation
     profiles      embedded / full: which model, data and sizes a chapter uses
     evt           normality tests, vectorized GPD fits, tail probabilities
-    paramsal/     the per-sample filter statistic (statistic), reference statistics (reference, cache),
-                  scorers, interventions, input projection (projection), planted faults (faults)
+    paramsal/     per-sample filter statistic (statistic), reference statistics (reference, cache), scorers,
+                  interventions, input projection (projection), planted faults (faults)
     rectgrad      RectGrad and NoBias RectGrad as Captum-style attributions; input spaces
     attributions  one interface over Captum, Zennit and RectGrad methods
-    baselines     the fills of removed pixels and the batched scoring of perturbed images
+    baselines     fills of removed pixels; batched scoring of perturbed images
     perturb       occlusion, RISE, superpixel ablation; maps under many baselines or settings
     metrics       localization, map agreement, causal curves, AUC / AOPC, ranking agreement
-    depth, experiments  analyses that combine the above (depth bias; chapters 5-6's tables)
-    claims/       every statement of fact of the book: evidence with a 95% interval and a verdict
+    depth, experiments  analyses combining the above (chapter 4; chapters 5-6's tables)
+    claims/       the book's statements of fact: evidence with a 95% interval, verdict by a fixed rule
     plots/, widgets     the book's figures and explorers
 
-Data flows downward in this list: a chapter calls an experiment, which calls methods and metrics,
+Data flows down this list: a chapter calls claims and experiments, which call methods and metrics,
 which call models and data.
 """
 from . import (attributions, baselines, claims, data, depth, evt, experiments, metrics, models, paramsal, perturb,

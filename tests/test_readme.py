@@ -11,3 +11,14 @@ def test_readme_usage_snippet_runs(capsys):
     assert len(code.strip().splitlines()) <= 10
     exec(compile(code, "README.md", "exec"), {})
     assert "rank" in capsys.readouterr().out
+
+
+def test_readme_claims_snippet_evaluates_every_claim_on_a_model(capsys):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Using saltools on your own model", 1)[1]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    assert len(code.strip().splitlines()) == 3
+    namespace = {"st": __import__("saltools"), "model": __import__("saltools").models.load("shapes-resnet")}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert set(namespace["verdicts"].claim) == set(namespace["st"].claims.CLAIMS)
+    assert "verdict" in capsys.readouterr().out

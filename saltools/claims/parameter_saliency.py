@@ -11,7 +11,8 @@ import numpy as np
 import scipy.stats as ss
 
 from ..depth import statistic_by_stage
-from ..paramsal import pot, scorer_agreement
+from ..metrics import relevance_mass
+from ..paramsal import pot, projections, scorer_agreement
 from .core import Claim, Evidence, Rule, difference_interval, mean_interval, proportion_interval, statistic_interval
 
 LEVIN = "Levin et al. 2022, NeurIPS (arXiv 2108.01335)"
@@ -33,6 +34,19 @@ def _corrected_at_kmax(context) -> Evidence:
     curves = context.curves("zscore")
     rows = curves[(curves.method == "zero") & (curves.selection == "salient") & (curves.k == curves.k.max())]
     return proportion_interval(int(rows.corrected.sum()), len(rows), "mistakes", k=int(curves.k.max()))
+
+
+def _projection_on_object(context, n: int = 20) -> Evidence:
+    """Per mistake: share of the input-space projection on the object minus the object's share of the
+    image (needs object masks, as Shapes has; NaN evidence otherwise)."""
+    masks = getattr(context.queries, "masks", None)
+    if masks is None:
+        return Evidence(np.nan, np.nan, np.nan, 0, "mistakes", {"reason": "the query data has no object masks"})
+    wrong = context.wrong
+    maps = projections(context.stats, wrong.images[:n], wrong.labels[:n])
+    inside = masks[wrong.indices[:n]]
+    excess = relevance_mass(maps, inside) - inside.double().mean((1, 2))
+    return mean_interval(excess.numpy(), "mistakes")
 
 
 # ----------------------------------------------------------------------------- chapter 2
@@ -143,6 +157,10 @@ CLAIMS = [
           "share corrected at k_max (zero, salient)", Rule("below", 0.5), _corrected_at_kmax,
           paper="zeroing 50 filters corrects up to 12% of ImageNet mistakes", source=WANG_SATO,
           paper_value="up to 12% at k = 50 (ImageNet, ResNet-50)"),
+    Claim("ch1.projection-concentrates-on-the-object", 1,
+          "The input-space projection puts more of its mass on the object than the object's share of the image.",
+          "projection mass on the object - object's area share (first 20 mistakes)", Rule("above", 0.0),
+          _projection_on_object, paper="the input-space projection highlights the object", source=LEVIN),
     # chapter 2
     Claim("ch2.statistic-is-not-normal", 2,
           "Shapiro-Wilk rejects normality (BH 5%) for more than 90% of the non-constant filters.",

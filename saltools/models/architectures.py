@@ -82,7 +82,23 @@ def _conv_bn_relu(inp: int, out: int, kernel: int = 3, stride: int = 1, groups: 
     return layers + [nn.ReLU(inplace=True)] if relu else layers
 
 
-class ShapesVGG(nn.Module):
+class _StagedNet(nn.Module):
+    """A stem ``conv1``, stages ``layer1`` .. ``layer4``, global average pooling and ``fc``: the stage
+    names every Shapes model shares, so that stage-wise analyses compare across the zoo."""
+
+    def _add_stages(self, stages: list[list[nn.Module]], width: int, num_classes: int) -> None:
+        for i, stage in enumerate(stages):
+            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(self.normalize(x))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class ShapesVGG(_StagedNet):
     """A plain VGG-style CNN for 64x64 Shapes images: conv + BatchNorm + ReLU, no skip connections.
 
     Named like the ResNets, so stage-wise analyses compare across the zoo: a stride-2 3x3 stem
@@ -94,20 +110,14 @@ class ShapesVGG(nn.Module):
         super().__init__()
         self.normalize = Normalize()
         self.conv1 = nn.Sequential(*_conv_bn_relu(3, widths[0], stride=2))
-        inplanes = widths[0]
+        inplanes, stages = widths[0], []
         for i, width in enumerate(widths):
             stage = [nn.MaxPool2d(2)] if i > 0 else []
             for _ in range(convs):
                 stage += _conv_bn_relu(inplanes, width)
                 inplanes = width
-            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(inplanes, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(self.normalize(x))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+            stages.append(stage)
+        self._add_stages(stages, inplanes, num_classes)
 
 
 class InvertedResidual(nn.Module):
@@ -127,7 +137,7 @@ class InvertedResidual(nn.Module):
         return x + self.block(x) if self.skip else self.block(x)
 
 
-class ShapesMobileNet(nn.Module):
+class ShapesMobileNet(_StagedNet):
     """A MobileNetV2-style network for 64x64 Shapes images, with depthwise convolutions.
 
     Stage names as the ResNets: the stride-2 stem ``conv1``, ``layer1`` .. ``layer4`` of
@@ -140,7 +150,7 @@ class ShapesMobileNet(nn.Module):
         super().__init__()
         self.normalize = Normalize()
         self.conv1 = nn.Sequential(*_conv_bn_relu(3, 16, stride=2))
-        inplanes = 16
+        inplanes, stages = 16, []
         for i, width in enumerate(widths):
             stage = []
             for b in range(blocks):
@@ -149,11 +159,5 @@ class ShapesMobileNet(nn.Module):
             if i == len(widths) - 1:
                 stage.append(nn.Sequential(*_conv_bn_relu(inplanes, head, kernel=1)))
                 inplanes = head
-            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(inplanes, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(self.normalize(x))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+            stages.append(stage)
+        self._add_stages(stages, inplanes, num_classes)

@@ -50,19 +50,23 @@ _RESNET18_QUARTER = {"num_classes": 10, "layers": (2, 2, 2, 2), "widths": (16, 3
 
 #: The Shapes model zoo, all trained by ``models.train_shapes_model(name)`` on the source domain.
 SHIPPED: dict[str, ShippedModel] = {
-    "shapes-resnet": ShippedModel("shapes_resnet.pt", "1528689b10ad7d5f80aeb32a2dc3dacba23b5dd25f17696f72ce1bf5eb1bf2b2",
-                                  _RESNET18_QUARTER, CLASSES),
-    "shapes-resnet-seed1": ShippedModel("shapes_resnet_seed1.pt",
-                                        "9ecde4b6462426241c07a1a490e205c0759386270ad4a743858a9d7aa30b07b5", _RESNET18_QUARTER, CLASSES, seed=1),
-    "shapes-resnet-seed2": ShippedModel("shapes_resnet_seed2.pt",
-                                        "7c3ce7ce98fecde6f1534300d61e2c2638143c57bbccbb61fe507ac371af4e40", _RESNET18_QUARTER, CLASSES, seed=2),
-    "shapes-resnet-deep": ShippedModel("shapes_resnet_deep.pt",
-                                       "c89102df15499bd2748d876f14e3ed4bb08e21a58f590a0796394fc2af384b98", {**_RESNET18_QUARTER, "layers": (3, 3, 3, 3)},
-                                       CLASSES),
-    "shapes-vgg": ShippedModel("shapes_vgg.pt",
-                                        "a16754dcd6248c024535d2f30e9bb653d7e9d20e197bc1f4b1fc4c43c88cc6be", {"num_classes": 10}, CLASSES, architecture="vgg"),
-    "shapes-mobilenet": ShippedModel("shapes_mobilenet.pt", "", {"num_classes": 10}, CLASSES,
-                                     architecture="mobilenet"),
+    "shapes-resnet": ShippedModel(
+        "shapes_resnet.pt", "1528689b10ad7d5f80aeb32a2dc3dacba23b5dd25f17696f72ce1bf5eb1bf2b2", _RESNET18_QUARTER, CLASSES),
+    "shapes-resnet-seed1": ShippedModel(
+        "shapes_resnet_seed1.pt", "9ecde4b6462426241c07a1a490e205c0759386270ad4a743858a9d7aa30b07b5", _RESNET18_QUARTER,
+        CLASSES, seed=1),
+    "shapes-resnet-seed2": ShippedModel(
+        "shapes_resnet_seed2.pt", "7c3ce7ce98fecde6f1534300d61e2c2638143c57bbccbb61fe507ac371af4e40", _RESNET18_QUARTER,
+        CLASSES, seed=2),
+    "shapes-resnet-deep": ShippedModel(
+        "shapes_resnet_deep.pt", "c89102df15499bd2748d876f14e3ed4bb08e21a58f590a0796394fc2af384b98",
+        {**_RESNET18_QUARTER, "layers": (3, 3, 3, 3)}, CLASSES),
+    "shapes-vgg": ShippedModel(
+        "shapes_vgg.pt", "a16754dcd6248c024535d2f30e9bb653d7e9d20e197bc1f4b1fc4c43c88cc6be", {"num_classes": 10},
+        CLASSES, architecture="vgg"),
+    "shapes-mobilenet": ShippedModel(
+        "shapes_mobilenet.pt", "18b77975c29287c9d5d86a4f8be5921802612b11bff16b2ab7e43dd8f4bbe2f0", {"num_classes": 10},
+        CLASSES, architecture="mobilenet"),
 }
 
 # name -> (torchvision builder, weights enum member); V1 weights are the ones the papers used.

@@ -6,9 +6,10 @@ The checks read ``saltools/`` with ``ast`` (nothing is imported). Rules:
 - an edge ``a -> b`` for every import that runs when ``a`` is imported (imports under
   ``if TYPE_CHECKING:`` never run and are left out); importing ``pkg.mod`` also runs ``pkg/__init__``,
   so it adds ``a -> pkg`` too, unless ``pkg`` is a package that ``a`` itself lies in;
-- a private name is one starting with ``_``; ``from x import _name`` and ``x._name`` (``x`` a saltools
-  module) are refused across modules. Package-internal modules such as ``saltools._torch`` may be
-  imported (they are the low-level layer), their underscore names may not;
+- a private name is one starting with ``_``; ``from x import _name`` (a function, class or module) and
+  ``x._name`` (``x`` a saltools module) are refused across modules. The names of package-internal
+  modules such as ``saltools._torch`` may be imported (``from ._torch import preserved_state``: they
+  are the low-level layer), their underscore names may not;
 - an import inside a function is allowed only with a comment ``# optional dependency`` on its line.
 """
 from __future__ import annotations
@@ -71,8 +72,7 @@ def imports(modules: dict) -> dict[str, list[tuple[str, str, int]]]:
                     continue
                 for alias in node.names:
                     submodule = f"{source}.{alias.name}"
-                    found.append((submodule, "", node.lineno) if submodule in modules
-                                 else (source, alias.name, node.lineno))
+                    found.append((submodule if submodule in modules else source, alias.name, node.lineno))
         out[name] = found
     return out
 
@@ -199,7 +199,8 @@ def test_the_checks_catch_what_they_guard_against(tmp_path):
     modules = _package(tmp_path, {
         "__init__.py": "from . import a, b\n",
         "a.py": "from .b import helper\n",
-        "b.py": "from .sub.c import _secret\n",
+        "b.py": "from .sub.c import _secret\nfrom . import _low\n",
+        "_low.py": "",
         "sub/__init__.py": "from .c import thing\n",
         "sub/c.py": "import pkg.a\n\ndef late():\n    from . import d\n",
         "sub/d.py": "from pkg import a as mod_a\nx = mod_a._hidden\n",
@@ -208,6 +209,7 @@ def test_the_checks_catch_what_they_guard_against(tmp_path):
     assert cycle is not None and cycle[0] == cycle[-1] and {"pkg.a", "pkg.b"} <= set(cycle)
     problems = private_imports(modules)
     assert any("import _secret" in p for p in problems) and any("pkg.a._hidden" in p for p in problems)
+    assert any("import _low" in p for p in problems)
     assert [p.split(" ")[0] for p in imports_in_functions(modules)] == ["pkg.sub.c:4"]
     guarded = _package(tmp_path / "ok", {
         "__init__.py": "",

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
-from .. import _hashing as h
+from .._hashing import key as hash_key, name_id
 from .noise import noise_field, smooth_noise
 
 
@@ -49,7 +49,7 @@ def _brightness(x, delta, keys):
 
 
 def _fog(x, amount, keys):
-    fog = smooth_noise(keys ^ np.uint64(h.name_id("fog")), 1, x.shape[-1], grids=(2, 4, 8)) + 0.5
+    fog = smooth_noise(keys ^ np.uint64(name_id("fog")), 1, x.shape[-1], grids=(2, 4, 8)) + 0.5
     peak = x.amax(dim=(1, 2, 3), keepdim=True)
     return (x + amount * fog) * peak / (peak + amount)
 
@@ -107,5 +107,5 @@ class Corrupted(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         image, *rest = self.dataset[i]
-        key = np.array([h.key(h.name_id("corrupted"), i)], dtype=np.uint64)
+        key = np.array([hash_key(name_id("corrupted"), i)], dtype=np.uint64)
         return (corrupt(image[None], self.corruption, self.severity, key)[0], *rest)

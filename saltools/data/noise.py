@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .. import _hashing as h
+from .._hashing import key as hash_key, name_id, normal_stream, uniform as hash_uniform, uniform_stream
 
 
 def _interpolation_matrix(grid: int, size: int) -> torch.Tensor:
@@ -30,7 +30,7 @@ def smooth_noise(keys: np.ndarray, channels: int, size: int, grids: Sequence[int
     weights = weights / weights.sum()
     for grid, weight in zip(grids, weights):
         cells = np.arange(channels * grid * grid) + (grid << 20)
-        values = h.uniform(keys[:, None], cells[None, :]) - 0.5
+        values = hash_uniform(keys[:, None], cells[None, :]) - 0.5
         lattice = torch.from_numpy(values.astype(np.float32)).view(-1, channels, grid, grid)
         interp = _interpolation_matrix(grid, size)
         out += weight * (interp @ lattice @ interp.T)
@@ -39,7 +39,7 @@ def smooth_noise(keys: np.ndarray, channels: int, size: int, grids: Sequence[int
 
 def noise_field(keys: np.ndarray, stream: str, shape: tuple[int, ...], normal: bool) -> torch.Tensor:
     """Independent uniform (or standard normal) values [len(keys), *shape], one stream per image key."""
-    base = h.key(keys, h.name_id(stream)) << np.uint64(24)        # room for 2^23 pixels per image
-    draw = h.normal_stream if normal else h.uniform_stream
+    base = hash_key(keys, name_id(stream)) << np.uint64(24)        # room for 2^23 pixels per image
+    draw = normal_stream if normal else uniform_stream
     values = draw(base, int(np.prod(shape)))
     return torch.from_numpy(values.astype(np.float32)).view(len(keys), *shape)

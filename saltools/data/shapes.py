@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import _hashing as h
+from .._hashing import key as hash_key, name_id, uniform as hash_uniform
 from .corruptions import CORRUPTIONS, corrupt
 from .noise import smooth_noise
 
@@ -223,12 +223,12 @@ class Shapes(torch.utils.data.Dataset):
     # -- generation
     def _draw_params(self, object_rgb, background_rgb) -> _Params:
         index = np.arange(self.start, self.start + self.n, dtype=np.uint64)
-        keys = h.key(self.seed, h.name_id(self.split), index)
+        keys = hash_key(self.seed, name_id(self.split), index)
 
         def u(stream: str, k: int | None = None) -> np.ndarray:
             if k is None:
-                return h.uniform(keys, h.name_id(stream))
-            return h.uniform(keys[:, None], h.name_id(stream), np.arange(k)[None, :])
+                return hash_uniform(keys, name_id(stream))
+            return hash_uniform(keys[:, None], name_id(stream), np.arange(k)[None, :])
 
         labels = np.minimum((u("label") * len(CLASSES)).astype(np.int64), len(CLASSES) - 1)
         scale = self.size / 64
@@ -299,7 +299,7 @@ class Shapes(torch.utils.data.Dataset):
         blobs = self.domain.clutter
 
         def u(stream: str, k: int) -> torch.Tensor:
-            values = h.uniform(keys[:, None], h.name_id(stream), np.arange(k)[None, :])
+            values = hash_uniform(keys[:, None], name_id(stream), np.arange(k)[None, :])
             return torch.from_numpy(values.astype(np.float32))
 
         count = (u("clutter_count", 1)[:, 0] * (blobs + 1)).floor()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,11 +18,24 @@ import torch
 
 from .. import evt
 
-if TYPE_CHECKING:                      # annotations only: reference.py imports this module
-    from .reference import ParameterSaliency
+
+class ReferenceStatistics(Protocol):
+    """What a scorer reads from fitted reference statistics (a ``paramsal.ParameterSaliency``)."""
+
+    n_: int
+    mean_: torch.Tensor
+    std_: torch.Tensor
+    tail_: torch.Tensor
+    sample_: torch.Tensor
+    index_: pd.DataFrame
+    seed: int
+
+    def tail_fit(self, quantile: float = 0.9, exponential: bool = False) -> "TailFit": ...
+
+    def score(self, values: torch.Tensor, scorer="zscore") -> torch.Tensor: ...
 
 
-def zscore(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+def zscore(stats: ReferenceStatistics, values: torch.Tensor) -> torch.Tensor:
     """``(s - mean) / std`` per filter; a std <= 1e-14 counts as 1 (as the original code)."""
     std = stats.std_.clone()
     std[std <= 1e-14] = 1.0
@@ -41,7 +54,7 @@ class TailFit:
     n_excesses: int
 
     @classmethod
-    def from_stats(cls, stats: ParameterSaliency, quantile: float, exponential: bool = False) -> "TailFit":
+    def from_stats(cls, stats: ReferenceStatistics, quantile: float, exponential: bool = False) -> "TailFit":
         if not 0 < quantile < 1:
             raise ValueError(f"quantile must lie in (0, 1); got {quantile}")
         k = int(np.floor((1 - quantile) * stats.n_ + 1e-9))
@@ -78,27 +91,27 @@ class TailFit:
         return torch.from_numpy(np.where(above, gpd, empirical))
 
 
-def pot(stats: ParameterSaliency, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
+def pot(stats: ReferenceStatistics, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
     """Peaks-over-threshold saliency (Wang & Sato): ``-log P(S_j >= s_j)`` from a GPD fitted per filter
     to the reference values above its ``quantile``; +inf beyond a negative shape's endpoint."""
     fit = stats.tail_fit(quantile)
     return (-fit.log_tail_probability(values, stats.sample_)).float()
 
 
-def exponential_tail(stats: ParameterSaliency, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
+def exponential_tail(stats: ReferenceStatistics, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
     """Like ``pot`` with the GPD shape fixed at 0 (an exponential tail): what the published code's
     fitting effectively returned on heavy-tailed data."""
     fit = stats.tail_fit(quantile, exponential=True)
     return (-fit.log_tail_probability(values, stats.sample_)).float()
 
 
-def random_scores(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+def random_scores(stats: ReferenceStatistics, values: torch.Tensor) -> torch.Tensor:
     """A random ranking (seeded by the statistics' seed): the baseline every scorer must beat."""
     generator = torch.Generator().manual_seed(stats.seed)
     return torch.rand(values.shape, generator=generator)
 
 
-def last_stage_raw(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tensor:
+def last_stage_raw(stats: ReferenceStatistics, values: torch.Tensor) -> torch.Tensor:
     """The "largest raw statistic in the last stage" heuristic: last-stage filters ordered by their raw
     value, all other filters after them (Wang & Sato's strongest baseline)."""
     index = stats.index_
@@ -106,7 +119,7 @@ def last_stage_raw(stats: ParameterSaliency, values: torch.Tensor) -> torch.Tens
     return torch.where(last, values.float(), torch.full_like(values.float(), -torch.inf))
 
 
-SCORERS: dict[str, Callable[[ParameterSaliency, torch.Tensor], torch.Tensor]] = {
+SCORERS: dict[str, Callable[[ReferenceStatistics, torch.Tensor], torch.Tensor]] = {
     "zscore": zscore, "pot": pot, "exponential": exponential_tail, "random": random_scores,
     "last_stage_raw": last_stage_raw}
 
@@ -120,7 +133,7 @@ def resolve_scorer(scorer) -> Callable:
     return SCORERS[scorer]
 
 
-def scorer_agreement(stats: ParameterSaliency, values: torch.Tensor, first="zscore", second="pot",
+def scorer_agreement(stats: ReferenceStatistics, values: torch.Tensor, first="zscore", second="pot",
                      k: int = 20) -> pd.DataFrame:
     """Per image: Spearman correlation of two scorers' scores and the overlap of their top-k sets."""
     a, b = stats.score(values, first).double(), stats.score(values, second).double()

@@ -24,7 +24,7 @@ from .data import Shapes
 from .metrics import relevance_mass
 from .models import predict
 from .perturb import occlusion
-from .plots import attribution_maps, depth_shares, ranking_bars, show_image
+from .plots import attribution_maps, claim_across_models, depth_shares, ranking_bars, show_image
 from .rectgrad import RectGrad
 
 
@@ -298,3 +298,14 @@ def ranking_explorer(scores, substrate: str = "black", curve: str = "deletion / 
                 "curve": widgets.Dropdown(options=curves, value=curve, description="curve")}
     curve_grid = list(dict.fromkeys([curve, *(c for c in curves if c.startswith("deletion"))]))[:2]
     return _explore(draw, controls, {"substrate": list(dict.fromkeys(scores.substrate)), "curve": curve_grid})
+
+
+def claim_explorer(board, claim: str | None = None) -> dict:
+    """Choose a claim: its effect and 95% interval on every model, coloured by verdict (from
+    ``claims.scoreboard``)."""
+    claims = list(dict.fromkeys(board.claim))
+    default = claim or claims[0]
+    controls = {"claim": widgets.Dropdown(options=claims, value=default, description="claim",
+                                          layout=widgets.Layout(width="36em"))}
+    grid = {"claim": list(dict.fromkeys([default, *claims]))[:12]}
+    return _explore(lambda claim: claim_across_models(board, claim), controls, grid)

@@ -88,6 +88,7 @@ class Claim:
         return {"claim": self.id, "chapter": self.chapter, "statement": self.statement, "effect_name": self.effect,
                 "effect": evidence.effect, "low": evidence.low, "high": evidence.high, "n": evidence.n,
                 "unit": evidence.unit, "verdict": self.rule.verdict(evidence), "rule": str(self.rule),
+                "rule_kind": self.rule.kind, "rule_threshold": self.rule.threshold,
                 "paper_value": self.paper_value}
 
 

@@ -5,7 +5,7 @@ bias), ``tails`` (distributions and tail fits), ``maps`` (attribution maps and m
 (the replication scoreboard).
 """
 from .basics import STAGE_PALETTE, filters_per_stage, image_grid, robustness, show_image, speed_bars
-from .claims import VERDICT_COLORS, scoreboard, verdict_counts
+from .claims import VERDICT_COLORS, claim_across_models, scoreboard, verdict_counts
 from .maps import (agreement_matrix, attribution_maps, blind_points, brightness_curves, method_ranks,
                    method_scores, randomization_curves, ranking_bars, setting_agreement)
 from .rankings import (depth_shares, intervention_curves, last_stage_under_shift, prediction, projection,
@@ -15,7 +15,7 @@ from .tails import (distributions, gpd_qq, mean_residual_life, moments_by_stage,
                     rejection_by_stage, representative_filters, scorer_agreement, shapes_by_stage,
                     three_sigma_exceedance)
 
-__all__ = ["STAGE_PALETTE", "VERDICT_COLORS", "scoreboard", "verdict_counts", "agreement_matrix", "attribution_maps", "blind_points", "brightness_curves",
+__all__ = ["STAGE_PALETTE", "VERDICT_COLORS", "claim_across_models", "scoreboard", "verdict_counts", "agreement_matrix", "attribution_maps", "blind_points", "brightness_curves",
            "depth_shares", "distributions", "filters_per_stage", "gpd_qq", "image_grid", "intervention_curves",
            "last_stage_under_shift", "mean_residual_life", "method_ranks", "method_scores", "moments_by_stage",
            "planted_recall", "prediction", "projection", "randomization_curves", "ranking_bars",

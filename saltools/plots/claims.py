@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
-VERDICT_COLORS = {"holds": "#4c9f70", "inconclusive": "#d9d9d9", "does not hold": "#d1605e"}
+VERDICT_COLORS = {"holds": "#4c9f70", "inconclusive": "#b3b3b3", "does not hold": "#d1605e"}
 
 
 def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
@@ -47,5 +47,29 @@ def verdict_counts(table: pd.DataFrame) -> plt.Figure:
     ax.invert_yaxis()
     ax.set(xlabel="models", ylabel="")
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def claim_across_models(table: pd.DataFrame, claim: str) -> plt.Figure:
+    """One claim on every model: the effect with its 95% interval, coloured by verdict, and the threshold
+    of the claim's rule as a dashed line."""
+    rows = table[table.claim == claim].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"claim {claim!r} is not in the table; it has {sorted(set(table.claim))[:5]}...")
+    fig, ax = plt.subplots(figsize=(6.5, 0.8 + 0.42 * len(rows)))
+    for y, row in rows.iterrows():
+        color = VERDICT_COLORS[row.verdict]
+        ax.errorbar(row.effect, y, xerr=[[row.effect - row.low], [row.high - row.effect]], fmt="o", color=color,
+                    ecolor=color, capsize=3, lw=2)
+        ax.text(row.high, y, f"  {row.verdict}", va="center", fontsize=8)
+    threshold = rows.rule_threshold.iloc[0]
+    for t in ([-threshold, threshold] if rows.rule_kind.iloc[0] == "within" else [threshold]):
+        ax.axvline(t, color="gray", ls="--", lw=1)
+    ax.set_yticks(range(len(rows)), rows.model)
+    ax.margins(x=0.3)
+    ax.invert_yaxis()
+    ax.set(xlabel=rows.effect_name.iloc[0], title=claim)
+    ax.title.set_fontsize(9)
     fig.tight_layout()
     return fig

@@ -60,8 +60,9 @@ def claim_across_models(table: pd.DataFrame, claim: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 0.8 + 0.42 * len(rows)))
     for y, row in rows.iterrows():
         color = VERDICT_COLORS[row.verdict]
-        ax.errorbar(row.effect, y, xerr=[[row.effect - row.low], [row.high - row.effect]], fmt="o", color=color,
-                    ecolor=color, capsize=3, lw=2)
+        # a percentile-bootstrap interval need not contain the estimate (e.g. a median): draw it as it is
+        ax.hlines(y, row.low, row.high, color=color, lw=2)
+        ax.plot(row.effect, y, "o", color=color)
         ax.text(row.high, y, f"  {row.verdict}", va="center", fontsize=8)
     threshold = rows.rule_threshold.iloc[0]
     for t in ([-threshold, threshold] if rows.rule_kind.iloc[0] == "within" else [threshold]):

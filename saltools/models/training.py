@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from .._torch import device_of, preserved_state
 from ..data import Shapes
-from .architectures import Normalize, ShapesResNet
+from .architectures import Normalize
 from .evaluation import as_images
 from .loading import ARCHITECTURES, SHIPPED
 
@@ -71,6 +71,17 @@ def train(model: nn.Module, dataset, *, epochs: int = 8, batch_size: int = 128, 
     return pd.DataFrame(history)
 
 
+def _train_from_seed(spec, seed: int, n_train: int, epochs: int, noise: float, progress: bool):
+    torch.manual_seed(seed)
+    data = Shapes(n_train, split="train", seed=seed)
+    model = ARCHITECTURES[spec.architecture](**spec.kwargs)
+    with torch.no_grad():
+        fit_normalization(model, data.images[:4096])
+    history = train(model, data, epochs=epochs, seed=seed, noise=noise, progress=progress)
+    model.classes = spec.classes
+    return model.eval(), history
+
+
 def train_shapes_model(name: str = "shapes-resnet", n_train: int = 20000, epochs: int = 6, noise: float = 0.05,
                        progress: bool = True):
     """The one recipe behind every shipped Shapes model (``SHIPPED[name]``): returns (model in eval
@@ -78,27 +89,11 @@ def train_shapes_model(name: str = "shapes-resnet", n_train: int = 20000, epochs
     seed=seed)`` (source domain) only, never on "test"/"val"/"reference" images."""
     if name not in SHIPPED:
         raise ValueError(f"unknown Shapes model {name!r}; expected one of {sorted(SHIPPED)}")
-    spec = SHIPPED[name]
-    torch.manual_seed(spec.seed)
-    data = Shapes(n_train, split="train", seed=spec.seed)
-    model = ARCHITECTURES[spec.architecture](**spec.kwargs)
-    with torch.no_grad():
-        fit_normalization(model, data.images[:4096])
-    history = train(model, data, epochs=epochs, seed=spec.seed, noise=noise, progress=progress)
-    model.classes = spec.classes
-    return model.eval(), history
+    return _train_from_seed(SHIPPED[name], SHIPPED[name].seed, n_train, epochs, noise, progress)
 
 
 def train_shapes_resnet(n_train: int = 20000, epochs: int = 6, seed: int = 0, noise: float = 0.05,
                         progress: bool = True):
-    """The recipe of the shipped ``shapes-resnet`` checkpoint: returns (model in eval mode, history).
-
-    Trains on ``Shapes(n_train, split="train", seed=seed)`` (source domain), never on "test"/"val".
-    """
-    torch.manual_seed(seed)
-    data = Shapes(n_train, split="train", seed=seed)
-    model = ShapesResNet(**SHIPPED["shapes-resnet"].kwargs)
-    with torch.no_grad():
-        fit_normalization(model, data.images[:4096])
-    history = train(model, data, epochs=epochs, seed=seed, noise=noise, progress=progress)
-    return model.eval(), history
+    """The recipe of the shipped ``shapes-resnet`` checkpoint with any ``seed``: returns (model in eval
+    mode, history). Trains on ``Shapes(n_train, split="train", seed=seed)`` (source domain) only."""
+    return _train_from_seed(SHIPPED["shapes-resnet"], seed, n_train, epochs, noise, progress)

@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import saltools as st
@@ -36,17 +37,46 @@ EXPECTED = {
     "ch4.published-pot-less-last-stage-than-zscore": FAILS,
     "ch4.statistic-shrinks-with-depth": HOLDS,
     "ch4.domain-shift-increases-the-bias": FAILS,
+    **{claim.id: HOLDS for claim in CLAIMS.values() if claim.chapter == 5},
+    "ch6.no-baseline-is-neutral": HOLDS,
+    "ch6.flat-baselines-read-as-one-class": HOLDS,
+    "ch6.noise-baselines-read-with-near-certainty": HOLDS,
+    "ch6.baseline-changes-occlusion-maps": HOLDS,
+    "ch6.some-baselines-agree-on-occlusion": HOLDS,
+    "ch6.rise-baselines-within-seed-noise": INCONCLUSIVE,
+    "ch6.uniform-baseline-changes-rise-beyond-seed-noise": INCONCLUSIVE,
+    "ch6.neighbouring-windows-agree": INCONCLUSIVE,
+    "ch6.large-window-changes-occlusion": INCONCLUSIVE,
+    "ch6.rise-grid-12-beyond-seed-noise": HOLDS,
+    "ch6.rise-keep-probability-0.1-beyond-seed-noise": INCONCLUSIVE,
+    "ch6.insertion-morf-equals-deletion-lerf": HOLDS,
+    "ch6.substrate-picks-the-winner": HOLDS,
+    "ch6.substrate-rankings-are-reliable": FAILS,
+    "ch6.substrates-disagree-beyond-reliability": INCONCLUSIVE,
+    "ch6.images-disagree-within-substrates": INCONCLUSIVE,
+    "ch6.morf-and-lerf-are-inconsistent": HOLDS,
+    "ch6.no-causal-metric-matches-the-masks": INCONCLUSIVE,
+    "ch6.averaging-over-baselines-helps": HOLDS,
+    "ch6.noisy-imputation-raises-image-agreement": INCONCLUSIVE,
 }
-#: chapters whose prose renders its claims (the others still state findings as fixed sentences)
-RENDERING_CHAPTERS = (1, 2, 3, 4)
+#: chapters whose prose renders its claims: all of them
+RENDERING_CHAPTERS = (1, 2, 3, 4, 5, 6)
 CLAIM_ID = re.compile(r"\bch\d\.[a-z0-9][a-z0-9.@-]*[a-z0-9]")
 
 
 @pytest.fixture(scope="module")
-def embedded_verdicts(embedded_mistakes):
-    context = st.claims.Context.for_profile(embedded_mistakes["model"], embedded_mistakes["profile"],
-                                            name="shapes-resnet")
-    return st.claims.evaluate(context).set_index("claim")
+def embedded_contexts(embedded_mistakes):
+    """The contexts of chapters 1-6 on the embedded profile, built with the chapters' settings (the
+    chapters add methods, levels and settings for their figures; the claims read the same objects)."""
+    model, profile = embedded_mistakes["model"], embedded_mistakes["profile"]
+    return [st.claims.Context.for_profile(model, profile, name="shapes-resnet"),
+            st.claims.InputBiasContext(model, name="shapes-resnet"),
+            st.claims.PerturbationContext.for_shapes(model, rise_masks=profile.rise_masks, name="shapes-resnet")]
+
+
+@pytest.fixture(scope="module")
+def embedded_verdicts(embedded_contexts):
+    return st.claims.evaluate(embedded_contexts).set_index("claim")
 
 
 def test_every_claim_has_an_expected_embedded_verdict():
@@ -92,6 +122,37 @@ def test_unknown_rule_and_claim_ids_are_refused(embedded_verdicts):
         st.claims.markdown(embedded_verdicts.reset_index(), ids=["ch9.no-such-claim"])
     with pytest.raises(TypeError, match="Context"):
         st.claims.evaluate("shapes-resnet")
+
+
+def test_a_context_gets_only_the_claims_that_apply(embedded_contexts):
+    bias = embedded_contexts[1]
+    table = st.claims.evaluate(bias)
+    assert set(table.claim) == {c.id for c in CLAIMS.values() if c.chapter == 5}
+    with pytest.raises(ValueError, match="PerturbationContext"):
+        st.claims.evaluate(bias, ids=["ch6.no-baseline-is-neutral"])
+    with pytest.raises(ValueError, match="black"):
+        st.claims.InputBiasContext(bias.model, levels=(0.5, 1.0))
+
+
+def test_extra_figure_settings_do_not_change_the_verdicts(embedded_contexts):
+    """Chapter 5 asks its context for more methods and grey levels than the claims read."""
+    bias = embedded_contexts[1]
+    wider = st.claims.InputBiasContext(bias.model, methods=bias.methods + ["Deconvolution"], levels=(0.0, 0.5, 1.0),
+                                       name="shapes-resnet")
+    ids = ["ch5.rectgrad-climbs-with-brightness", "ch5.nobias-sees-black-objects"]
+    pd.testing.assert_frame_equal(st.claims.evaluate(bias, ids), st.claims.evaluate(wider, ids))
+
+
+def test_sweep_objects_are_classified(embedded_contexts):
+    """The brightness claims score objects the model classifies correctly: nearly all of them."""
+    sweep = embedded_contexts[1].sweep
+    assert sweep.groupby("level").correct.mean().min() >= 0.95
+
+
+def test_lrp_multiplies_by_the_normalized_input(embedded_contexts):
+    model = embedded_contexts[1].model
+    zero = st.rectgrad.InSpace(model, "standardized").zero_point().view(1, 3, 1, 1).expand(1, 3, 64, 64)
+    assert st.attributions.attribute(model, "LRP-epsilon", zero.contiguous(), target=[0]).abs().max() < 1e-6
 
 
 def test_intervals_cover_the_truth_and_shrink_with_n():

@@ -37,14 +37,21 @@ class Context:
         self._scores: dict = {}
         self._curves: dict = {}
 
-    @classmethod
-    def for_profile(cls, model: nn.Module, profile, name: str = "model", **kwargs) -> "Context":
-        """The data a chapter uses under ``profile`` (reference, a query pool, the target domain if any)."""
+    @staticmethod
+    def profile_data(profile) -> tuple:
+        """(reference, queries, shifted or None): the data a chapter uses under ``profile`` (a query pool
+        of four times the profile's evaluation size; the target domain if the profile has one)."""
         shifted = (for_profile(profile, "query", n=profile.n_eval, domain="target")
                    if "target" in profile.domains else None)
+        return for_profile(profile, "reference"), for_profile(profile, "query", n=4 * profile.n_eval), shifted
+
+    @classmethod
+    def for_profile(cls, model: nn.Module, profile, name: str = "model", data: tuple | None = None,
+                    **kwargs) -> "Context":
+        """The chapters' context under ``profile``; ``data`` reuses ``profile_data(profile)`` across models."""
+        reference, queries, shifted = cls.profile_data(profile) if data is None else data
         kwargs = {"n_mistakes": profile.n_query, "ks": (1, 2, 5, 10, 15, 20, profile.top_k), **kwargs}
-        return cls(model, for_profile(profile, "reference"), for_profile(profile, "query", n=4 * profile.n_eval),
-                   shifted, name=name, **kwargs)
+        return cls(model, reference, queries, shifted, name=name, **kwargs)
 
     # -- shared quantities
     @cached_property

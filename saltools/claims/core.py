@@ -81,6 +81,11 @@ class Claim:
     paper: str | None = None
     source: str | None = None
     paper_value: str | None = None
+    context: type = object
+
+    def applies_to(self, context) -> bool:
+        """Whether ``context`` is the kind of context this claim's evidence function reads."""
+        return isinstance(context, self.context)
 
     def evaluate(self, context) -> dict:
         """One tidy row: the claim, its evidence and its verdict on ``context``."""
@@ -133,3 +138,22 @@ def proportion_interval(successes: int, total: int, unit: str, **details) -> Evi
         return Evidence(np.nan, np.nan, np.nan, 0, unit, details)
     low, high = proportion_confint(int(successes), int(total), alpha=1 - CONFIDENCE, method="wilson")
     return Evidence(successes / total, float(low), float(high), int(total), unit, details)
+
+
+def resampled_interval(statistic: Callable, n: int, unit: str, seed: int = 0, resamples: int = 1000,
+                       **details) -> Evidence:
+    """``statistic(indices)`` of the ``n`` units, with a percentile-bootstrap 95% interval from
+    resampling the units with replacement (for statistics of whole tables: rankings, agreement)."""
+    if n < 2:
+        return Evidence(np.nan, np.nan, np.nan, n, unit, details)
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(resamples)], dtype=float)
+    values = values[np.isfinite(values)]
+    low, high = np.percentile(values, [2.5, 97.5]) if len(values) else (np.nan, np.nan)
+    return Evidence(float(statistic(np.arange(n))), float(low), float(high), n, unit, details)
+
+
+def exact(value: float, n: int, unit: str, **details) -> Evidence:
+    """A quantity computed exactly (no sampling: an identity checked to rounding error): its interval
+    is the value itself."""
+    return Evidence(float(value), float(value), float(value), n, unit, details)

@@ -1,0 +1,368 @@
+"""Claims of chapter 6: perturbation baselines, hyperparameters, and the (in)consistency of
+perturbation metrics.
+
+Sources: Brunke et al. 2020 (baselines and hyperparameters change maps and metric verdicts), Tomsett
+et al. 2020 (images and MoRF / LeRF disagree), Sturmfels et al. 2020 (averaging over baselines),
+Rong et al. 2022 (noisy linear imputation). A claim of disagreement is compared with a floor of the
+same kind: RISE's differences with its seed-to-seed noise, disagreement between substrates with each
+substrate's own split-half reliability.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+from functools import cached_property
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import scipy.stats as ss
+import torch
+import torch.nn as nn
+
+from ..attributions import attribute, to_map
+from ..baselines import baseline_predictions
+from ..data import CLASSES, Shapes
+from ..experiments import causal_scores, localization
+from ..metrics import map_agreement, pairwise_agreement
+from ..models.evaluation import predict
+from ..perturb import average_maps, maps_by_baseline, maps_by_setting, rise
+from .core import Claim, Evidence, Rule, mean_interval, proportion_interval, resampled_interval
+
+BRUNKE = "Brunke et al. 2020 (arXiv 2012.08189)"
+TOMSETT = "Tomsett et al. 2020, AAAI (arXiv 1912.01451)"
+STURMFELS = "Sturmfels et al. 2020, Distill"
+RONG = "Rong et al. 2022, ICML (ROAD, arXiv 2202.00449)"
+
+GRADIENT_METHODS = ("Saliency", "InputXGradient", "GuidedBackprop", "IntegratedGradients", "RectGrad",
+                    "NoBias RectGrad")
+SUBSTRATES = ("black", "dataset_mean", "blur", "uniform", "inpaint", "noisy_inpaint")
+WINDOWS = {"4/2": dict(window=4, stride=2), "8/4": dict(window=8, stride=4), "16/8": dict(window=16, stride=8)}
+RISE_CHANGES = {"s=12": dict(grid=12), "p1=0.1": dict(p1=0.1)}
+RISE_CHANGE_IDS = {"s=12": "grid-12", "p1=0.1": "keep-probability-0.1"}
+DENSE = ("Saliency", "InputXGradient", "IntegratedGradients", "Occlusion", "RISE")
+FLAT = ("black", "white", "dataset_mean", "image_mean", "inpaint")
+AVERAGED = (("black", "white", "dataset_mean", "blur"), ("image_mean", "uniform", "gaussian", "inpaint"))
+
+
+class PerturbationContext:
+    """A classifier and the images chapter 6 perturbs (with object masks); every map and score is
+    computed once. ``rise_changes`` are RISE settings changed one at a time from the reference
+    (``rise_masks`` masks, grid 8, keep probability 0.5); ``windows`` occlusion window/stride settings."""
+
+    def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor, *,
+                 rise_masks: int = 500, rise_baselines=("black", "dataset_mean", "blur", "uniform"),
+                 windows=None, rise_changes=None, methods=GRADIENT_METHODS, substrates=SUBSTRATES,
+                 steps: int = 16, name: str = "model"):
+        if not len(images) == len(labels) == len(masks) or len(images) < 4:
+            raise ValueError(f"expected at least 4 images with as many labels and masks; got {len(images)} images, "
+                             f"{len(labels)} labels, {len(masks)} masks")
+        self.model, self.images, self.labels, self.masks, self.name = model, images, labels, masks, name
+        self.rise_masks, self.rise_baselines, self.steps = rise_masks, list(rise_baselines), steps
+        self.windows = {**WINDOWS, **(windows or {})}
+        self.rise_changes = {**RISE_CHANGES, **(rise_changes or {})}
+        self.methods, self.substrates = list(methods), tuple(substrates)
+
+    @classmethod
+    def for_shapes(cls, model: nn.Module, n: int = 8, pool: int = 40, **kwargs) -> "PerturbationContext":
+        """The first ``n`` correctly classified of ``pool`` Shapes test images (the chapter's choice)."""
+        shapes = Shapes(pool, split="test")
+        right = predict(model, shapes.images).argmax(1) == shapes.labels
+        return cls(model, shapes.images[right][:n], shapes.labels[right][:n], shapes.masks[right][:n], **kwargs)
+
+    # -- maps
+    @cached_property
+    def neutral(self) -> pd.DataFrame:
+        return baseline_predictions(self.model, self.images, CLASSES)
+
+    @cached_property
+    def occlusion_maps(self) -> dict[str, torch.Tensor]:
+        return maps_by_baseline(self.model, self.images, self.labels, "occlusion", window=8, stride=4)
+
+    @cached_property
+    def rise_maps(self) -> dict[str, torch.Tensor]:
+        return maps_by_baseline(self.model, self.images, self.labels, "rise", baselines=self.rise_baselines,
+                                n_masks=self.rise_masks)
+
+    @cached_property
+    def floor(self) -> pd.Series:
+        """Per image: rank correlation of two RISE maps (mean colour) that differ only in their random masks."""
+        other = rise(self.model, self.images, self.labels, n_masks=self.rise_masks, seed=1)
+        return map_agreement(self.rise_maps["dataset_mean"], other).spearman_abs
+
+    @cached_property
+    def window_maps(self) -> dict[str, torch.Tensor]:
+        return maps_by_setting(self.model, self.images, self.labels, "occlusion", self.windows, baseline="black")
+
+    @cached_property
+    def rise_setting_maps(self) -> dict[str, torch.Tensor]:
+        reference = dict(n_masks=self.rise_masks, grid=8, p1=0.5)
+        return maps_by_setting(self.model, self.images, self.labels, "rise",
+                               {k: {**reference, **v} for k, v in self.rise_changes.items()}, baseline="dataset_mean")
+
+    @cached_property
+    def maps(self) -> dict[str, torch.Tensor]:
+        """The graded methods: gradient methods, occlusion (black) and RISE (mean colour)."""
+        maps = {name: to_map(attribute(self.model, name, self.images, self.labels)) for name in self.methods}
+        maps["Occlusion"], maps["RISE"] = self.occlusion_maps["black"], self.rise_maps["dataset_mean"]
+        return maps
+
+    # -- metric verdicts
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        """Deletion (MoRF and LeRF) and insertion (MoRF) AUC per substrate, method and image."""
+        common = dict(substrates=self.substrates, steps=self.steps)
+        table = pd.concat([
+            causal_scores(self.model, self.images, self.labels, self.maps, modes=("deletion",), orders=("morf", "lerf"),
+                          **common),
+            causal_scores(self.model, self.images, self.labels, self.maps, modes=("insertion",), orders=("morf",),
+                          **common)], ignore_index=True)
+        return table.assign(variant=table.substrate + " / " + table["mode"] + " / " + table.order)
+
+    @cached_property
+    def located(self) -> pd.DataFrame:
+        return localization(self.maps, self.masks)
+
+    def auc(self, mode: str, order: str) -> np.ndarray:
+        """AUC as an array [substrate, method, image]."""
+        rows = self.scores[(self.scores["mode"] == mode) & (self.scores.order == order)]
+        cube = rows.pivot_table(index=["substrate", "method"], columns="image", values="auc")
+        return cube.to_numpy().reshape(len(self.substrates), len(self.maps), len(self.images))
+
+    def substrate_index(self, name: str) -> int:
+        return sorted(self.substrates).index(name)
+
+
+# ----------------------------------------------------------------------------- evidence: baselines
+def _least_neutral(context) -> Evidence:
+    entropy = context.neutral.pivot_table(index="baseline", columns="image", values="entropy").to_numpy()
+    relative = entropy / np.log(len(CLASSES))
+    return resampled_interval(lambda i: relative[:, i].mean(1).max(), relative.shape[1], "images")
+
+
+def _flat_one_class(context) -> Evidence:
+    flat = context.neutral[context.neutral.baseline.isin(FLAT)]
+    return proportion_interval(int((flat.predicted == flat.predicted.mode()[0]).sum()), len(flat), "predictions")
+
+
+def _noise_certainty(context) -> Evidence:
+    noise = context.neutral[context.neutral.baseline.isin(["uniform", "gaussian"])]
+    return mean_interval(noise.groupby("image").probability.mean().to_numpy(), "images")
+
+
+def _occlusion_pairs(context, extreme: str) -> Evidence:
+    pairs = pairwise_agreement(context.occlusion_maps).pivot_table(index="image", columns=["a", "b"],
+                                                                   values="spearman_abs")
+    return mean_interval(getattr(pairs, extreme)(axis=1).to_numpy(), "images")
+
+
+def _rise_against_floor(context, with_uniform: bool) -> Evidence:
+    pairs = pairwise_agreement(context.rise_maps)
+    uses_uniform = (pairs.a == "uniform") | (pairs.b == "uniform")
+    agreement = pairs[uses_uniform == with_uniform].groupby("image").spearman_abs.mean()
+    difference = context.floor - agreement if with_uniform else agreement - context.floor
+    return mean_interval(difference.to_numpy(), "images")
+
+
+def _windows(context, first: str, second: str) -> Evidence:
+    table = map_agreement(context.window_maps[first], context.window_maps[second])
+    return mean_interval(table.spearman_abs.to_numpy(), "images")
+
+
+def _rise_setting(context, setting: str) -> Evidence:
+    agreement = map_agreement(context.rise_maps["dataset_mean"], context.rise_setting_maps[setting]).spearman_abs
+    return mean_interval((context.floor - agreement).to_numpy(), "images")
+
+
+def _averaging(context) -> Evidence:
+    maps = context.occlusion_maps
+    averaged = map_agreement(average_maps(maps, AVERAGED[0]), average_maps(maps, AVERAGED[1])).spearman_abs
+    single = pairwise_agreement(maps).groupby("image").spearman_abs.mean()
+    return mean_interval((averaged - single).to_numpy(), "images")
+
+
+# ----------------------------------------------------------------------------- evidence: metric verdicts
+def _tau(a, b) -> float:
+    return ss.kendalltau(a, b).statistic
+
+
+def _twins(context) -> Evidence:
+    """Over the maps without ties (sparse maps order their many equal values arbitrarily)."""
+    dense = [i for i, name in enumerate(sorted(context.maps)) if name in DENSE]
+    gap = (context.auc("insertion", "morf") - context.auc("deletion", "lerf"))[:, dense]
+    return resampled_interval(lambda i: np.abs(gap[:, :, i].mean(2)).max(), gap.shape[2], "images")
+
+
+def _quality(context) -> np.ndarray:
+    """Deletion MoRF quality (higher is better) [substrate, method, image]."""
+    return -context.auc("deletion", "morf")
+
+
+def _winners(context) -> Evidence:
+    quality = _quality(context)
+    return resampled_interval(lambda i: len(set(quality[:, :, i].mean(2).argmax(1))), quality.shape[2], "images")
+
+
+def _split_half(context, splits: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per random split of the images into halves: the mean Kendall tau of each substrate's method ranking
+    between the halves (its reliability) and of different substrates across the halves."""
+    quality = _quality(context)
+    n_sub, n = quality.shape[0], quality.shape[2]
+    rng = np.random.default_rng(seed)
+    within, between = [], []
+    for _ in range(splits):
+        order = rng.permutation(n)
+        a, b = quality[:, :, order[:n // 2]].mean(2), quality[:, :, order[n // 2:]].mean(2)
+        within.append(np.nanmean([_tau(a[s], b[s]) for s in range(n_sub)]))
+        between.append(np.nanmean([_tau(a[s], b[t]) for s, t in itertools.permutations(range(n_sub), 2)]))
+    return np.array(within), np.array(between)
+
+
+def _spread(values: np.ndarray, unit: str) -> Evidence:
+    """The mean over random splits, with the 2.5-97.5 percentile spread over splits as the interval."""
+    values = values[np.isfinite(values)]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Evidence(float(values.mean()), float(low), float(high), len(values), unit)
+
+
+def _reliability(context) -> Evidence:
+    return _spread(_split_half(context)[0], "random half splits")
+
+
+def _beyond_reliability(context) -> Evidence:
+    within, between = _split_half(context)
+    return _spread(within - between, "random half splits")
+
+
+def _alphas(quality: np.ndarray, images) -> np.ndarray:
+    """Krippendorff's alpha (ordinal) of the images' method rankings, per substrate."""
+    ranks = ss.rankdata(-quality[:, :, images], axis=1)
+    return np.array([krippendorff.alpha(reliability_data=ranks[s].T, level_of_measurement="ordinal")
+                     for s in range(len(ranks))])
+
+
+def _images_agree(context) -> Evidence:
+    quality = _quality(context)
+    return resampled_interval(lambda i: _alphas(quality, i).max(), quality.shape[2], "images", resamples=500)
+
+
+def _morf_lerf(context) -> Evidence:
+    morf, lerf = context.auc("deletion", "morf"), context.auc("deletion", "lerf")
+    return resampled_interval(
+        lambda i: np.nanmean([_tau(morf[s][:, i].mean(1), lerf[s][:, i].mean(1)) for s in range(len(morf))]),
+        morf.shape[2], "images")
+
+
+def _masks(context) -> Evidence:
+    variants = [_quality(context), context.auc("deletion", "lerf")]
+    located = context.located.pivot_table(index="method", columns="image", values="rank_accuracy")
+    located = located.loc[sorted(context.maps)].to_numpy()
+
+    def best(i):
+        truth = located[:, i].mean(1)
+        return max(_tau(v[s][:, i].mean(1), truth) for v in variants for s in range(len(v)))
+    return resampled_interval(best, located.shape[1], "images")
+
+
+def _noisy_imputation(context) -> Evidence:
+    quality = _quality(context)
+    noisy, black = context.substrate_index("noisy_inpaint"), context.substrate_index("black")
+
+    def gain(i):
+        alphas = _alphas(quality, i)
+        return alphas[noisy] - alphas[black]
+    return resampled_interval(gain, quality.shape[2], "images", resamples=500)
+
+
+def _claim(*args, **kwargs) -> Claim:
+    return Claim(*args, context=PerturbationContext, **kwargs)
+
+
+CLAIMS = [
+    _claim("ch6.no-baseline-is-neutral", 6,
+           "No baseline is neutral: even the least confident one leaves the model's predictive entropy below 70% "
+           "of the uniform distribution's.",
+           "largest mean entropy over baselines / log(classes)", Rule("below", 0.7), _least_neutral,
+           paper="\"arguably neutral\" baselines carry evidence of their own", source=BRUNKE),
+    _claim("ch6.flat-baselines-read-as-one-class", 6,
+           "The flat baselines (black, white, the mean colours, the inpainted fill) are read as one class "
+           "(over 80% of their predictions).",
+           "share of flat-baseline predictions in the most common class", Rule("above", 0.8), _flat_one_class),
+    _claim("ch6.noise-baselines-read-with-near-certainty", 6,
+           "The noise baselines are classified with near-certainty (mean top probability above 0.9).",
+           "mean top-class probability, uniform and Gaussian noise", Rule("above", 0.9), _noise_certainty),
+    _claim("ch6.baseline-changes-occlusion-maps", 6,
+           "For a typical image, some pair of baselines gives occlusion maps that rank the pixels differently "
+           "(rank correlation of |map| below 0.5).",
+           "per image, the least agreeing pair's Spearman correlation", Rule("below", 0.5),
+           functools.partial(_occlusion_pairs, extreme="min"),
+           paper="the choice of baseline changes the map", source=BRUNKE),
+    _claim("ch6.some-baselines-agree-on-occlusion", 6,
+           "For a typical image, some pair of baselines gives nearly the same occlusion map (rank correlation "
+           "above 0.8).",
+           "per image, the most agreeing pair's Spearman correlation", Rule("above", 0.8),
+           functools.partial(_occlusion_pairs, extreme="max")),
+    _claim("ch6.rise-baselines-within-seed-noise", 6,
+           "RISE maps with different baselines (uniform noise aside) agree at least as well as two runs with "
+           "one baseline and different random masks.",
+           "rank correlation between baselines - between seeds", Rule("above", 0.0),
+           functools.partial(_rise_against_floor, with_uniform=False)),
+    _claim("ch6.uniform-baseline-changes-rise-beyond-seed-noise", 6,
+           "The uniform-noise baseline changes RISE maps beyond the seed-to-seed noise.",
+           "rank correlation between seeds - with the uniform baseline", Rule("above", 0.0),
+           functools.partial(_rise_against_floor, with_uniform=True), source=BRUNKE),
+    _claim("ch6.neighbouring-windows-agree", 6,
+           "Occlusion with window 4 / stride 2 and with window 8 / stride 4 gives similar maps (rank correlation "
+           "above 0.8).",
+           "Spearman correlation of |map|, 4/2 vs 8/4", Rule("above", 0.8),
+           functools.partial(_windows, first="4/2", second="8/4")),
+    _claim("ch6.large-window-changes-occlusion", 6,
+           "A 16-pixel window ranks the pixels differently from a 4-pixel one (rank correlation below 0.7).",
+           "Spearman correlation of |map|, 4/2 vs 16/8", Rule("below", 0.7),
+           functools.partial(_windows, first="4/2", second="16/8"),
+           paper="window size and stride change occlusion maps", source=BRUNKE),
+    *[_claim(f"ch6.rise-{RISE_CHANGE_IDS[setting]}-beyond-seed-noise", 6,
+             f"Changing RISE's setting to {setting} changes the map beyond the seed-to-seed noise.",
+             "rank correlation between seeds - with the changed setting", Rule("above", 0.0),
+             functools.partial(_rise_setting, setting=setting),
+             paper="RISE's hyperparameters change the map", source=BRUNKE) for setting in RISE_CHANGES],
+    _claim("ch6.insertion-morf-equals-deletion-lerf", 6,
+           "With one substrate, insertion of the most relevant pixels and deletion of the least relevant give the "
+           "same area for maps without ties (largest difference below 0.02).",
+           "largest |AUC difference| over substrates and dense maps", Rule("below", 0.02), _twins),
+    _claim("ch6.substrate-picks-the-winner", 6,
+           "The best method under deletion (MoRF) depends on the substrate: more than one method wins somewhere.",
+           "number of distinct winners over the substrates", Rule("above", 1.0), _winners,
+           paper="which method wins depends on the metric's baseline", source=BRUNKE),
+    _claim("ch6.substrate-rankings-are-reliable", 6,
+           "Each substrate's ranking of the methods is reproducible between two random halves of the images "
+           "(mean Kendall tau above 0.5).",
+           "split-half Kendall tau within a substrate (mean over substrates)", Rule("above", 0.5), _reliability),
+    _claim("ch6.substrates-disagree-beyond-reliability", 6,
+           "Substrates disagree on the ranking of the methods more than one substrate disagrees with itself "
+           "between halves of the images.",
+           "split-half tau within substrates - across substrates", Rule("above", 0.0), _beyond_reliability,
+           paper="metrics are inconsistent with each other", source=BRUNKE),
+    _claim("ch6.images-disagree-within-substrates", 6,
+           "Within every substrate the images disagree on the order of the methods (Krippendorff's alpha below 0.5).",
+           "largest Krippendorff's alpha over substrates", Rule("below", 0.5), _images_agree,
+           paper="saliency metrics are unreliable across images", source=TOMSETT),
+    _claim("ch6.morf-and-lerf-are-inconsistent", 6,
+           "MoRF and LeRF rank the methods far from oppositely (mean Kendall tau over substrates above -0.5).",
+           "Kendall tau between MoRF and LeRF areas (mean over substrates)", Rule("above", -0.5), _morf_lerf,
+           paper="MoRF and LeRF are internally inconsistent", source=TOMSETT),
+    _claim("ch6.no-causal-metric-matches-the-masks", 6,
+           "No deletion variant ranks the methods like their localization of the object (Kendall tau below 0.7).",
+           "largest Kendall tau of a deletion variant with the mask ranking", Rule("below", 0.7), _masks),
+    _claim("ch6.averaging-over-baselines-helps", 6,
+           "Averages over two disjoint sets of baselines agree better than two single baselines do.",
+           "rank correlation, two averages - two single baselines (mean over pairs)", Rule("above", 0.0), _averaging,
+           paper="averaging over several baselines reduces the dependence on one", source=STURMFELS),
+    _claim("ch6.noisy-imputation-raises-image-agreement", 6,
+           "Noisy linear imputation as the substrate makes the images agree more on the order of the methods than "
+           "black does.",
+           "Krippendorff's alpha, noisy imputation - black", Rule("above", 0.0), _noisy_imputation,
+           paper="noisy linear imputation makes removal-based metrics more consistent", source=RONG),
+]
+
+__all__ = ["CLAIMS", "PerturbationContext"]

@@ -19,7 +19,7 @@ from zennit.rules import Epsilon, Pass
 from zennit.torchvision import ResNetCanonizer
 from zennit.types import Convolution
 
-from ._torch import class_targets, device_of, preserved_state
+from ._torch import class_targets, device_of, in_layout, memory_layout_fallback, preserved_state
 from .models.architectures import Normalize
 from .rectgrad import RectGrad
 
@@ -99,7 +99,8 @@ def attribute(model: nn.Module, method: str | Callable, images: torch.Tensor, ta
         for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc=str(method)):
             x = images[lo:lo + batch_size].to(device)
             t = None if target is None else target[lo:lo + batch_size].to(device)
-            out.append(run(x, target=t).detach().cpu())
+            maps = memory_layout_fallback(model, lambda channels_last: run(in_layout(x, channels_last), target=t))
+            out.append(maps.detach().cpu().contiguous())
     return torch.cat(out)
 
 

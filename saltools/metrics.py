@@ -11,8 +11,8 @@ import torch
 from scipy import stats
 from skimage.metrics import structural_similarity
 
-from ._torch import preserved_state
-from .baselines import fills_for, perturbed_scores, prepared_targets
+from ._torch import in_layout, memory_layout_fallback, preserved_state
+from .baselines import fills_for, prepared_targets, target_scores
 
 
 def _check_maps(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,22 +116,32 @@ def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=N
                          f"{tuple(images.shape)} and {tuple(maps.shape)}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
-    pixels = maps[0].numel()
+    pixels, steps_shape = maps[0].numel(), (steps + 1, 1, *maps.shape[1:])
     thresholds = torch.linspace(0, pixels, steps + 1).round()
-    curves = []
     with preserved_state(model), torch.no_grad():
         model.eval()
         images, target = prepared_targets(model, images, target)
-        for n in range(len(images)):
-            relevance = maps[n].flatten().abs().float()
-            ranking = relevance.argsort(descending=order == "morf", stable=True)
-            rank = torch.empty_like(ranking)
-            rank[ranking] = torch.arange(pixels)
-            changed = (rank[None] < thresholds[:, None]).view(steps + 1, 1, *maps.shape[1:]).to(images)
-            keep = 1 - changed if mode == "deletion" else changed
-            fill = fills_for(substrate, images[n], keep < 0.5, seed + n, dataset_mean)
-            curves.append(perturbed_scores(model, images[n], fill, keep, target[n:n + 1], output, chunk))
-    return torch.stack(curves).cpu()
+        relevance = maps.flatten(1).abs().float()
+        ranking = relevance.argsort(dim=1, descending=order == "morf", stable=True)
+        rank = torch.empty_like(ranking).scatter_(1, ranking, torch.arange(pixels).expand_as(ranking).contiguous())
+        changed = (rank[:, None] < thresholds[None, :, None]).view(len(images), *steps_shape).to(images)
+        keep = 1 - changed if mode == "deletion" else changed
+        group = max(1, chunk // (steps + 1))        # images per forward pass: about ``chunk`` perturbed images
+        curves = [_curve_scores(model, images[lo:lo + group], keep[lo:lo + group], target[lo:lo + group], substrate,
+                                seed + lo, dataset_mean, output) for lo in range(0, len(images), group)]
+    return torch.cat(curves).cpu()
+
+
+def _curve_scores(model, images, keep, target, substrate, seed, dataset_mean, output) -> torch.Tensor:
+    """Scores [n, steps + 1] of a group of images under their keep-masks [n, steps + 1, 1, H, W]; each
+    image's fill is drawn with its own seed (``seed`` + its position)."""
+    fills = torch.stack([fills_for(substrate, image, k < 0.5, seed + i, dataset_mean).expand(len(k), *image.shape)
+                         for i, (image, k) in enumerate(zip(images, keep))])
+    batch = (images[:, None] * keep + fills * (1 - keep)).flatten(0, 1)
+    targets = target.repeat_interleave(keep.shape[1])
+    scores = memory_layout_fallback(model, lambda channels_last: target_scores(model, in_layout(batch, channels_last),
+                                                                               targets, output))
+    return scores.view(len(images), -1)
 
 
 def auc(curves: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import pytest
 import saltools as st
 from saltools.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, Evidence, Rule
 from saltools.claims.core import difference_interval, mean_interval, proportion_interval
+from saltools.claims.perturbation import split_half_agreement
 from tests.conftest import ROOT
 
 #: what the embedded profile (shipped model) gives; a change here is a change of the book's findings
@@ -170,3 +171,16 @@ def test_markdown_renders_each_verdict_with_its_interval(embedded_verdicts):
     text = st.claims.markdown(embedded_verdicts.reset_index(), ids=["ch4.zscore-favours-the-last-stage"])
     row = embedded_verdicts.loc["ch4.zscore-favours-the-last-stage"]
     assert text.startswith(f"- **{row.verdict}**") and f"[{row.low:.3g}, {row.high:.3g}]" in text
+
+
+def test_split_half_reliability_separates_signal_from_noise():
+    rng = np.random.default_rng(0)
+    signal = np.arange(6.0)[None, :, None] + 0.01 * rng.normal(size=(3, 6, 16))
+    within, between = split_half_agreement(signal, splits=50)
+    assert within.min() > 0.9 and between.min() > 0.9
+    opposite = signal.copy()
+    opposite[1] = -opposite[1]
+    within, between = split_half_agreement(opposite, splits=50)
+    assert within.min() > 0.9 and between.max() < 0
+    within, between = split_half_agreement(rng.normal(size=(3, 6, 16)), splits=50)
+    assert within.mean() < 0.3 and abs(between.mean()) < 0.3     # noise: no reliability to speak of

@@ -123,6 +123,12 @@ class PerturbationContext:
     def located(self) -> pd.DataFrame:
         return localization(self.maps, self.masks)
 
+    @cached_property
+    def split_half(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per random half split of the images: each substrate's ranking agreement with itself between
+        the halves, and across substrates (see ``split_half_agreement``)."""
+        return split_half_agreement(-self.auc("deletion", "morf"))
+
     def auc(self, mode: str, order: str) -> np.ndarray:
         """AUC as an array [substrate, method, image]."""
         rows = self.scores[(self.scores["mode"] == mode) & (self.scores.order == order)]
@@ -203,10 +209,10 @@ def _winners(context) -> Evidence:
     return resampled_interval(lambda i: len(set(quality[:, :, i].mean(2).argmax(1))), quality.shape[2], "images")
 
 
-def _split_half(context, splits: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per random split of the images into halves: the mean Kendall tau of each substrate's method ranking
-    between the halves (its reliability) and of different substrates across the halves."""
-    quality = _quality(context)
+def split_half_agreement(quality: np.ndarray, splits: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """For ``splits`` random splits of the images into halves, from ``quality`` [substrate, method, image]
+    (higher is better): the mean Kendall tau of each substrate's method ranking between the two halves
+    (its split-half reliability) and of different substrates across the halves."""
     n_sub, n = quality.shape[0], quality.shape[2]
     rng = np.random.default_rng(seed)
     within, between = [], []
@@ -226,11 +232,11 @@ def _spread(values: np.ndarray, unit: str) -> Evidence:
 
 
 def _reliability(context) -> Evidence:
-    return _spread(_split_half(context)[0], "random half splits")
+    return _spread(context.split_half[0], "random half splits")
 
 
 def _beyond_reliability(context) -> Evidence:
-    within, between = _split_half(context)
+    within, between = context.split_half
     return _spread(within - between, "random half splits")
 
 
@@ -365,4 +371,4 @@ CLAIMS = [
            paper="noisy linear imputation makes removal-based metrics more consistent", source=RONG),
 ]
 
-__all__ = ["CLAIMS", "PerturbationContext"]
+__all__ = ["CLAIMS", "PerturbationContext", "split_half_agreement"]

@@ -11,6 +11,7 @@ import saltools as st
 from saltools.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, Evidence, Rule
 from saltools.claims.core import difference_interval, mean_interval, proportion_interval
 from saltools.claims.perturbation import split_half_agreement
+from saltools.claims.zoo import COLUMNS, read_verdicts, write_verdicts
 from tests.conftest import ROOT
 
 #: what the embedded profile (shipped model) gives; a change here is a change of the book's findings
@@ -184,3 +185,38 @@ def test_split_half_reliability_separates_signal_from_noise():
     assert within.min() > 0.9 and between.max() < 0
     within, between = split_half_agreement(rng.normal(size=(3, 6, 16)), splits=50)
     assert within.mean() < 0.3 and abs(between.mean()) < 0.3     # noise: no reliability to speak of
+
+
+def test_chapters_1_to_5_summarize_their_claims_on_the_zoo():
+    for chapter in range(1, 6):
+        notebook = next((ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb"))
+        assert f"st.claims.zoo_markdown(zoo, chapter={chapter})" in _notebook_code(notebook), notebook.name
+
+
+def test_zoo_markdown_counts_verdicts_per_claim(embedded_verdicts):
+    rows = embedded_verdicts.reset_index()
+    board = pd.concat([rows, rows.assign(model="other", verdict=FAILS)], ignore_index=True)
+    text = st.claims.zoo_markdown(board, chapter=5)
+    assert text.count("\n") + 1 == sum(c.chapter == 5 for c in CLAIMS.values())
+    assert "holds on **1 of 2** zoo models (does not hold on 1)." in text
+    with pytest.raises(ValueError, match="chapter 9"):
+        st.claims.zoo_markdown(board, chapter=9)
+
+
+def test_cached_zoo_verdicts_are_validated_when_read(embedded_verdicts, tmp_path):
+    table = embedded_verdicts.reset_index()
+    path = tmp_path / "zoo.json"
+    write_verdicts(table, path, "key")
+    pd.testing.assert_frame_equal(read_verdicts(path, "key")[list(COLUMNS)], table[list(COLUMNS)], check_dtype=False)
+    with pytest.warns(UserWarning, match="other code"):
+        assert read_verdicts(path, "another key") is None
+    saved = json.loads(path.read_text())
+    for broken in ({**saved, "rows": [{**saved["rows"][0], "verdict": "maybe"}]},
+                   {**saved, "rows": [{k: v for k, v in saved["rows"][0].items() if k != "high"}]},
+                   {**saved, "rows": [{**saved["rows"][0], "effect": "large"}]}):
+        path.write_text(json.dumps(broken))
+        with pytest.warns(UserWarning, match="ignoring"):
+            assert read_verdicts(path, "key") is None
+    path.write_text("{not json")
+    with pytest.warns(UserWarning, match="does not parse"):
+        assert read_verdicts(path, "key") is None

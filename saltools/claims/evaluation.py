@@ -51,11 +51,7 @@ def evaluate(contexts, ids=None, progress: bool = False) -> pd.DataFrame:
 
 def scoreboard(contexts, ids=None, progress: bool = False) -> pd.DataFrame:
     """``evaluate`` on the contexts of several models (e.g. the model zoo): one row per (model, claim)."""
-    claims = _claims(ids)
-    tables = [evaluate(context, [c.id for c in claims if c.applies_to(context)])
-              for context in tqdm(_contexts(contexts), disable=not progress, desc="contexts")
-              if any(c.applies_to(context) for c in claims)]
-    return pd.concat(tables, ignore_index=True)
+    return evaluate(contexts, ids, progress)
 
 
 def markdown(table: pd.DataFrame, ids=None) -> str:

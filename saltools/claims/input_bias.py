@@ -112,8 +112,8 @@ class InputBiasContext:
     def mass(self, method: str, level: float, table: pd.DataFrame | None = None, space: str = "unit") -> pd.Series:
         """Mass accuracy per object of ``method`` at grey ``level`` (NaN where the model is wrong)."""
         table = self.sweep if table is None else table
-        rows = table[(table.method == method) & (table.level == level) & (table.space == space)]
-        return rows.set_index("image").mass_accuracy.where(rows.set_index("image").correct)
+        rows = table[(table.method == method) & (table.level == level) & (table.space == space)].set_index("image")
+        return rows.mass_accuracy.where(rows.correct)
 
 
 # ----------------------------------------------------------------------------- evidence

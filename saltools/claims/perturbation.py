@@ -85,6 +85,16 @@ class PerturbationContext:
                                 n_masks=self.rise_masks)
 
     @cached_property
+    def occlusion_agreement(self) -> pd.DataFrame:
+        """``metrics.pairwise_agreement`` of the occlusion maps of every pair of baselines."""
+        return pairwise_agreement(self.occlusion_maps)
+
+    @cached_property
+    def rise_agreement(self) -> pd.DataFrame:
+        """``metrics.pairwise_agreement`` of the RISE maps of every pair of baselines."""
+        return pairwise_agreement(self.rise_maps)
+
+    @cached_property
     def floor(self) -> pd.Series:
         """Per image: rank correlation of two RISE maps (mean colour) that differ only in their random masks."""
         other = rise(self.model, self.images, self.labels, n_masks=self.rise_masks, seed=1)
@@ -127,7 +137,11 @@ class PerturbationContext:
     def split_half(self) -> tuple[np.ndarray, np.ndarray]:
         """Per random half split of the images: each substrate's ranking agreement with itself between
         the halves, and across substrates (see ``split_half_agreement``)."""
-        return split_half_agreement(-self.auc("deletion", "morf"))
+        return split_half_agreement(self.quality())
+
+    def quality(self) -> np.ndarray:
+        """Deletion (MoRF) quality, higher is better (the negated AUC) [substrate, method, image]."""
+        return -self.auc("deletion", "morf")
 
     def auc(self, mode: str, order: str) -> np.ndarray:
         """AUC as an array [substrate, method, image]."""
@@ -157,13 +171,12 @@ def _noise_certainty(context) -> Evidence:
 
 
 def _occlusion_pairs(context, extreme: str) -> Evidence:
-    pairs = pairwise_agreement(context.occlusion_maps).pivot_table(index="image", columns=["a", "b"],
-                                                                   values="spearman_abs")
+    pairs = context.occlusion_agreement.pivot_table(index="image", columns=["a", "b"], values="spearman_abs")
     return mean_interval(getattr(pairs, extreme)(axis=1).to_numpy(), "images")
 
 
 def _rise_against_floor(context, with_uniform: bool) -> Evidence:
-    pairs = pairwise_agreement(context.rise_maps)
+    pairs = context.rise_agreement
     uses_uniform = (pairs.a == "uniform") | (pairs.b == "uniform")
     agreement = pairs[uses_uniform == with_uniform].groupby("image").spearman_abs.mean()
     difference = context.floor - agreement if with_uniform else agreement - context.floor
@@ -183,7 +196,7 @@ def _rise_setting(context, setting: str) -> Evidence:
 def _averaging(context) -> Evidence:
     maps = context.occlusion_maps
     averaged = map_agreement(average_maps(maps, AVERAGED[0]), average_maps(maps, AVERAGED[1])).spearman_abs
-    single = pairwise_agreement(maps).groupby("image").spearman_abs.mean()
+    single = context.occlusion_agreement.groupby("image").spearman_abs.mean()
     return mean_interval((averaged - single).to_numpy(), "images")
 
 
@@ -199,13 +212,8 @@ def _twins(context) -> Evidence:
     return resampled_interval(lambda i: np.abs(gap[:, :, i].mean(2)).max(), gap.shape[2], "images")
 
 
-def _quality(context) -> np.ndarray:
-    """Deletion MoRF quality (higher is better) [substrate, method, image]."""
-    return -context.auc("deletion", "morf")
-
-
 def _winners(context) -> Evidence:
-    quality = _quality(context)
+    quality = context.quality()
     return resampled_interval(lambda i: len(set(quality[:, :, i].mean(2).argmax(1))), quality.shape[2], "images")
 
 
@@ -248,7 +256,7 @@ def _alphas(quality: np.ndarray, images) -> np.ndarray:
 
 
 def _images_agree(context) -> Evidence:
-    quality = _quality(context)
+    quality = context.quality()
     return resampled_interval(lambda i: _alphas(quality, i).max(), quality.shape[2], "images", resamples=500)
 
 
@@ -260,7 +268,7 @@ def _morf_lerf(context) -> Evidence:
 
 
 def _masks(context) -> Evidence:
-    variants = [_quality(context), context.auc("deletion", "lerf")]
+    variants = [context.quality(), context.auc("deletion", "lerf")]
     located = context.located.pivot_table(index="method", columns="image", values="rank_accuracy")
     located = located.loc[sorted(context.maps)].to_numpy()
 
@@ -271,7 +279,7 @@ def _masks(context) -> Evidence:
 
 
 def _noisy_imputation(context) -> Evidence:
-    quality = _quality(context)
+    quality = context.quality()
     noisy, black = context.substrate_index("noisy_inpaint"), context.substrate_index("black")
 
     def gain(i):

@@ -12,7 +12,6 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..models import SHIPPED, load
@@ -55,10 +54,7 @@ def zoo_verdicts(cache: bool = True, progress: bool = False) -> pd.DataFrame:
         if table is not None:
             return table
     models = {name: load(name) for name in SHIPPED}
-    settings = dict(ZOO_SETTINGS)
-    contexts = zoo_contexts(models, profile, n_images=settings.pop("n_images"), n_objects=settings.pop("n_objects"),
-                            **settings)
-    table = scoreboard(contexts, progress=progress)
+    table = scoreboard(zoo_contexts(models, profile, **ZOO_SETTINGS), progress=progress)
     if cache:
         write_verdicts(table, path, key)
     return table
@@ -106,8 +102,7 @@ def _problem(saved, key: str) -> str | None:
         return f"it has no rows or lacks the columns {missing}"
     if not (table.claim.isin(list(CLAIMS)).all() and table.verdict.isin(VERDICTS).all()):
         return "it names unknown claims or verdicts"
-    numbers = table[["effect", "low", "high"]].apply(pd.to_numeric, errors="coerce")
-    if numbers.isna().to_numpy().sum() > table[["effect", "low", "high"]].isna().to_numpy().sum() or \
-            not np.issubdtype(table.n.dtype, np.number):
+    values = table[["effect", "low", "high", "n"]]
+    if (values.apply(pd.to_numeric, errors="coerce").isna() & values.notna()).to_numpy().any():
         return "its effects, intervals or counts are not numbers"
     return None

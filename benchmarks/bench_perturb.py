@@ -1,6 +1,9 @@
 """Occlusion and RISE throughput: saltools' batched versions against Captum's Occlusion with
 perturbations_per_eval=1 and against a one-mask-at-a-time RISE loop, on the shipped model.
 
+Also the diffusion fill's stencil (slices against a grouped convolution) and the perturbation chunk
+(64 against 256 images per forward pass) on every zoo model.
+
 Run: python benchmarks/bench_perturb.py [n_images]. Prints perturbed images per second and the ratios.
 """
 import sys
@@ -11,6 +14,7 @@ from captum.attr import Occlusion
 
 import saltools as st
 from saltools import perturb as P
+from saltools.baselines import jacobi
 
 from _timing import timed
 
@@ -24,6 +28,31 @@ def rise_loop(model, images, target, masks, fill):
                 x = images[n] * m + fill[n] * (1 - m)
                 maps[n] += F.softmax(model(x[None]), 1)[0, target[n]] * m[0]
     return maps / (len(masks) * 0.5)
+
+
+def jacobi_as_convolution(x, keep, iterations):
+    """The same Jacobi steps as ``baselines.diffusion_fill``'s, written as a grouped 3x3 convolution."""
+    kernel = torch.tensor([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]]).view(1, 1, 3, 3).expand(x.shape[1], 1, 3, 3)
+    fixed = x * keep
+    for _ in range(iterations):
+        x = fixed + (1 - keep) * F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
+    return x
+
+
+def fill_and_chunks() -> None:
+    """The diffusion fill's stencil as slices against a grouped convolution, and the perturbation chunk
+    (images per forward pass) of 64 against 256 on every zoo model."""
+    x = torch.rand(225, 3, 64, 64)
+    keep = P.occlusion_masks((64, 64), 8, 4)
+    sliced, conv = timed(lambda: jacobi(x, keep, 12)), timed(lambda: jacobi_as_convolution(x, keep, 12))
+    assert torch.allclose(jacobi(x, keep, 12), jacobi_as_convolution(x, keep, 12), atol=1e-6)
+    print(f"diffusion fill stencil, 225 occlusion windows: slices {sliced * 1e3:5.0f} ms, grouped convolution "
+          f"{conv * 1e3:5.0f} ms; ratio {conv / sliced:.1f}x")
+    images = st.data.Shapes(2, split="test").images
+    for name in st.models.SHIPPED:
+        model = st.models.load(name)
+        small, large = (timed(lambda c=c: P.rise(model, images, n_masks=512, chunk=c)) for c in (64, 256))
+        print(f"RISE on {name:>20}: chunk 64 {small:5.2f} s, chunk 256 {large:5.2f} s; ratio {large / small:.1f}x")
 
 
 def main(n_images: int = 4) -> None:
@@ -49,6 +78,7 @@ def main(n_images: int = 4) -> None:
           f"Captum perturbations_per_eval=1 {captum:6.2f} s; ratio {captum / ours:.1f}x")
     print(f"RISE {n_masks} masks: saltools {batched:6.2f} s ({per(batched, n_masks):7.0f} masked/s), "
           f"one mask at a time {loop:6.2f} s; ratio {loop / batched:.1f}x")
+    fill_and_chunks()
 
 
 if __name__ == "__main__":

@@ -41,24 +41,28 @@ def diffusion_fill(images: torch.Tensor, removed: torch.Tensor, iterations: int 
     start = torch.where(kept > 0, (images * keep).sum((2, 3), keepdim=True) / kept.clamp_min(1),
                         images.mean((2, 3), keepdim=True))
     filled = images * keep + start * removed
-    kernel = torch.tensor([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], dtype=images.dtype, device=images.device)
-    kernel = kernel.view(1, 1, 3, 3).expand(images.shape[1], 1, 3, 3)
     for scale in (4, 2, 1):
         if scale > 1 and min(images.shape[-2:]) // scale >= 4:
             small_img = F.avg_pool2d(filled, scale)
             small_keep = F.avg_pool2d(keep, scale) > 0.99
-            small = _jacobi(small_img, small_keep.to(images.dtype), kernel, iterations * scale)
+            small = jacobi(small_img, small_keep.to(images.dtype), iterations * scale)
             up = F.interpolate(small, size=images.shape[-2:], mode="bilinear", align_corners=False)
             filled = images * keep + up * removed
         elif scale == 1:
-            filled = _jacobi(filled, keep, kernel, iterations)
+            filled = jacobi(filled, keep, iterations)
     return filled
 
 
-def _jacobi(x, keep, kernel, iterations):
-    fixed = x * keep
+def jacobi(x, keep, iterations):
+    """Jacobi steps: every free pixel becomes the mean of its four neighbours (edges replicated). Sums of
+    shifted slices: 3-8x faster on a CPU than the same stencil as a grouped convolution
+    (``benchmarks/bench_perturb.py``)."""
+    fixed, free = x * keep, 1 - keep
     for _ in range(iterations):
-        x = fixed + (1 - keep) * F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
+        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        vertical = padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]
+        neighbours = vertical + (padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:])
+        x = fixed + free * (0.25 * neighbours)
     return x
 
 

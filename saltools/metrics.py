@@ -103,7 +103,7 @@ def _rank_correlation(a, b):
 # ----------------------------------------------------------------------------- causal metrics
 def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=None, *, mode: str = "deletion",
                        order: str = "morf", substrate: str = "black", steps: int = 32, output: str = "probability",
-                       chunk: int = 256, seed: int = 0, dataset_mean=(0.5, 0.5, 0.5)) -> torch.Tensor:
+                       chunk: int = 64, seed: int = 0, dataset_mean=(0.5, 0.5, 0.5)) -> torch.Tensor:
     """Target scores [N, steps + 1] as pixels are deleted (replaced by the ``substrate`` baseline, see
     ``saltools.perturb.BASELINES``) or inserted (into the substrate), ``order`` "morf" (most relevant
     first) or "lerf" (least relevant first) by |map|; step t changes the first t/steps of the pixels.
@@ -156,6 +156,19 @@ def aopc(curves: torch.Tensor, k: int | None = None) -> torch.Tensor:
     curves = torch.as_tensor(curves).double()
     k = curves.shape[1] - 1 if k is None else k
     return (curves[:, :1] - curves[:, :k + 1]).mean(1)
+
+
+def kendall_tau(x, y) -> np.ndarray:
+    """Kendall's tau-b between ``x`` and ``y`` along their last axis, for many short rankings at once
+    (leading axes broadcast): ``sum a_ij b_ij / sqrt(sum a_ij^2 sum b_ij^2)`` with ``a_ij = sign(x_i -
+    x_j)``, equal to ``scipy.stats.kendalltau`` (NaN where one side is constant). Written by hand because
+    scipy takes one pair per call; this form costs O(n^2) memory per pair, so keep n small (methods,
+    not pixels)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    a = np.sign(x[..., :, None] - x[..., None, :])
+    b = np.sign(y[..., :, None] - y[..., None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum((-1, -2)) / np.sqrt((a * a).sum((-1, -2)) * (b * b).sum((-1, -2)))
 
 
 def ranking_agreement(scores: pd.DataFrame, variant: str = "variant", method: str = "method",

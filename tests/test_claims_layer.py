@@ -11,7 +11,7 @@ import saltools as st
 from saltools.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, Evidence, Rule
 from saltools.claims.core import difference_interval, mean_interval, proportion_interval
 from saltools.claims.perturbation import split_half_agreement
-from saltools.claims.zoo import COLUMNS, read_verdicts, write_verdicts
+from saltools.claims.zoo import COLUMNS, read_verdicts, write_verdicts, zoo_key
 from tests.conftest import ROOT
 
 #: what the embedded profile (shipped model) gives; a change here is a change of the book's findings
@@ -39,6 +39,9 @@ EXPECTED = {
     "ch4.published-pot-less-last-stage-than-zscore": FAILS,
     "ch4.statistic-shrinks-with-depth": HOLDS,
     "ch4.domain-shift-increases-the-bias": FAILS,
+    "ch4.corruption-increases-the-bias": FAILS,
+    "ch4.pot-less-last-stage-than-zscore-on-target": FAILS,
+    "ch4.pot-less-last-stage-than-zscore-under-corruption": FAILS,
     **{claim.id: HOLDS for claim in CLAIMS.values() if claim.chapter == 5},
     "ch6.no-baseline-is-neutral": HOLDS,
     "ch6.flat-baselines-read-as-one-class": HOLDS,
@@ -187,10 +190,30 @@ def test_split_half_reliability_separates_signal_from_noise():
     assert within.mean() < 0.3 and abs(between.mean()) < 0.3     # noise: no reliability to speak of
 
 
-def test_chapters_1_to_5_summarize_their_claims_on_the_zoo():
-    for chapter in range(1, 6):
+def test_every_chapter_summarizes_its_claims_on_the_zoo():
+    for chapter in RENDERING_CHAPTERS:
         notebook = next((ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb"))
-        assert f"st.claims.zoo_markdown(zoo, chapter={chapter})" in _notebook_code(notebook), notebook.name
+        code = _notebook_code(notebook)
+        assert f"st.claims.zoo_verdicts(chapter={chapter}" in code, notebook.name
+        assert f"st.claims.zoo_markdown(zoo, chapter={chapter})" in code, notebook.name
+
+
+def test_zoo_verdicts_read_only_the_kinds_of_context_a_chapter_needs(embedded_verdicts, tmp_path, monkeypatch):
+    """Each kind of context has its own cached table; a chapter reads the kinds its claims use."""
+    monkeypatch.setenv("SALTOOLS_CACHE", str(tmp_path))
+    table = embedded_verdicts.reset_index()
+    profile = st.profiles.get("embedded")
+    for kind in st.claims.CONTEXTS:
+        key = zoo_key(profile, kind)
+        ids = [c.id for c in CLAIMS.values() if c.context is kind]
+        write_verdicts(table[table.claim.isin(ids)], tmp_path / "claims" / f"zoo-{kind.__name__}-{key[:32]}.json", key)
+    for chapter in RENDERING_CHAPTERS:
+        read = st.claims.zoo_verdicts(chapter=chapter)
+        kinds = {CLAIMS[c].context for c in read.claim}
+        assert len(kinds) == 1 and {c.chapter for c in CLAIMS.values() if c.context in kinds} >= {chapter}
+    assert set(st.claims.zoo_verdicts().claim) == set(CLAIMS)
+    with pytest.raises(ValueError, match="no claims of chapter 9"):
+        st.claims.zoo_verdicts(chapter=9)
 
 
 def test_zoo_markdown_counts_verdicts_per_claim(embedded_verdicts):
@@ -220,3 +243,17 @@ def test_cached_zoo_verdicts_are_validated_when_read(embedded_verdicts, tmp_path
     path.write_text("{not json")
     with pytest.warns(UserWarning, match="does not parse"):
         assert read_verdicts(path, "key") is None
+
+
+def test_a_chapter_6_context_stands_in_for_the_zoo_s_on_the_shipped_model():
+    """Chapter 6 passes its context to ``zoo_verdicts(reuse=...)``: its figure-only settings must not
+    change the fingerprint, while other weights or settings must."""
+    profile, model = st.profiles.get("embedded"), st.models.load("shapes-resnet")
+    chapter = st.claims.PerturbationContext.for_shapes(
+        model, rise_masks=profile.rise_masks, windows={"8/8": dict(window=8, stride=8)},
+        rise_changes={"s=4": dict(grid=4)}, name="shapes-resnet")
+    zoo = st.claims.zoo_contexts({"shapes-resnet": model, "shapes-vgg": st.models.load("shapes-vgg")}, profile,
+                                 kinds=(st.claims.PerturbationContext,), **st.claims.ZOO_SETTINGS)
+    assert chapter.fingerprint() == zoo[0].fingerprint() != zoo[1].fingerprint()
+    fewer = st.claims.PerturbationContext.for_shapes(model, rise_masks=profile.rise_masks // 2)
+    assert fewer.fingerprint() != chapter.fingerprint()

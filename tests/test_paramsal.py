@@ -70,7 +70,23 @@ class _OddConvNet(nn.Module):
         return self.fc(x.view(x.shape[0], -1))
 
 
-@pytest.mark.parametrize("builder, size", [(_OddConvNet, 16), (lambda: st.models.ShapesResNet(), 32)])
+class _DepthwiseNet(nn.Module):
+    """Depthwise convolutions: strided, dilated, and with a channel multiplier of 2."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False)
+        self.c = nn.Conv2d(8, 16, 3, padding=2, dilation=2, groups=8)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.c(F.relu(self.b(F.relu(self.a(x)))))
+        return self.fc(x.mean((2, 3)))
+
+
+@pytest.mark.parametrize("builder, size", [(_OddConvNet, 16), (_DepthwiseNet, 16),
+                                           (lambda: st.models.ShapesResNet(), 32)])
 def test_large_batches_in_cache_sized_chunks_equal_the_definition(builder, size):
     torch.manual_seed(1)
     model = _randomized_bn(builder()).double().eval()

@@ -5,6 +5,7 @@ Everything a claim needs is computed once, on first use, and shared by every cla
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import cached_property
 
 import pandas as pd
@@ -12,9 +13,13 @@ import torch
 import torch.nn as nn
 
 from .. import evt
-from ..data import for_profile
+from ..data import CORRUPTIONS, for_profile
 from ..models import Mistakes, filter_index, mistakes
 from ..paramsal import ParameterSaliency, intervention_curves, reference_statistics
+
+
+#: the severity (1-5) of the corrupted queries of ``Context.profile_data``
+CORRUPTION_SEVERITY = 5
 
 
 class Context:
@@ -26,32 +31,40 @@ class Context:
     reference : the reference set (a Dataset of (image, label, ...)) for the filter statistics.
     queries : a Dataset whose misclassified images are the queries.
     shifted : optionally a Dataset from a shifted domain, for claims about domain shift.
+    corrupted : optionally corrupted query Datasets (name -> Dataset), for claims about corruptions; the
+    same number of mistakes is taken from each.
     n_mistakes : queries at most; n_repairs : mistakes on which filters are zeroed / fine-tuned.
     ks : filter counts of the interventions; k : top-k of the depth claims.
     """
 
-    def __init__(self, model: nn.Module, reference, queries, shifted=None, *, n_mistakes: int = 200,
-                 n_repairs: int = 100, ks=(1, 2, 5, 10, 15, 20, 25), k: int = 20, name: str = "model"):
+    def __init__(self, model: nn.Module, reference, queries, shifted=None, *, corrupted: dict | None = None,
+                 n_mistakes: int = 200, n_repairs: int = 100, ks=(1, 2, 5, 10, 15, 20, 25), k: int = 20,
+                 name: str = "model"):
         self.model, self.reference, self.queries, self.shifted = model, reference, queries, shifted
+        self.corrupted = dict(corrupted or {})
         self.n_mistakes, self.n_repairs, self.ks, self.k, self.name = n_mistakes, n_repairs, tuple(ks), k, name
         self._scores: dict = {}
         self._curves: dict = {}
 
     @staticmethod
-    def profile_data(profile) -> tuple:
-        """(reference, queries, shifted or None): the data a chapter uses under ``profile`` (a query pool
-        of four times the profile's evaluation size; the target domain if the profile has one)."""
+    def profile_data(profile, severity: int = CORRUPTION_SEVERITY) -> tuple:
+        """(reference, queries, shifted or None, corrupted): the data a chapter uses under ``profile`` (a
+        query pool of four times the profile's evaluation size; the target domain if the profile has
+        one; a quarter of the evaluation size of query images under each corruption at ``severity``)."""
         shifted = (for_profile(profile, "query", n=profile.n_eval, domain="target")
                    if "target" in profile.domains else None)
-        return for_profile(profile, "reference"), for_profile(profile, "query", n=4 * profile.n_eval), shifted
+        corrupted = {name: for_profile(profile, "query", n=profile.n_eval // 4, corruption=name, severity=severity)
+                     for name in CORRUPTIONS}
+        return (for_profile(profile, "reference"), for_profile(profile, "query", n=4 * profile.n_eval), shifted,
+                corrupted)
 
     @classmethod
     def for_profile(cls, model: nn.Module, profile, name: str = "model", data: tuple | None = None,
                     **kwargs) -> "Context":
         """The chapters' context under ``profile``; ``data`` reuses ``profile_data(profile)`` across models."""
-        reference, queries, shifted = cls.profile_data(profile) if data is None else data
+        reference, queries, shifted, corrupted = cls.profile_data(profile) if data is None else data
         kwargs = {"n_mistakes": profile.n_query, "ks": (1, 2, 5, 10, 15, 20, profile.top_k), **kwargs}
-        return cls(model, reference, queries, shifted, name=name, **kwargs)
+        return cls(model, reference, queries, shifted, corrupted=corrupted, name=name, **kwargs)
 
     # -- shared quantities
     @cached_property
@@ -82,6 +95,20 @@ class Context:
     @cached_property
     def shifted_values(self) -> torch.Tensor | None:
         wrong = self.shifted_wrong
+        return None if wrong is None or len(wrong) == 0 else self.stats.saliency(wrong.images, wrong.labels)
+
+    @cached_property
+    def corrupted_wrong(self) -> Mistakes | None:
+        """Mistakes on the corrupted queries, ``n_mistakes // len(corrupted)`` at most from each."""
+        if not self.corrupted:
+            return None
+        limit = max(1, self.n_mistakes // len(self.corrupted))
+        found = [mistakes(self.model, data, limit=limit) for data in self.corrupted.values()]
+        return Mistakes(*(torch.cat([getattr(m, f.name) for m in found]) for f in fields(Mistakes)))
+
+    @cached_property
+    def corrupted_values(self) -> torch.Tensor | None:
+        wrong = self.corrupted_wrong
         return None if wrong is None or len(wrong) == 0 else self.stats.saliency(wrong.images, wrong.labels)
 
     @cached_property

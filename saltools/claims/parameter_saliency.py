@@ -115,11 +115,27 @@ def _moments_shrink(context) -> Evidence:
                     {"by_stage": statistic_by_stage(stats)})
 
 
-def _shift_increases_bias(context) -> Evidence:
-    if context.shifted_values is None:
-        return Evidence(np.nan, np.nan, np.nan, 0, "mistakes", {"reason": "no shifted domain"})
-    shifted = context.last_stage_share("zscore", context.shifted_values).numpy()
+def _no_queries(condition: str) -> Evidence:
+    return Evidence(np.nan, np.nan, np.nan, 0, "mistakes", {"reason": f"no {condition} queries"})
+
+
+def _shift_increases_bias(context, condition: str = "shifted") -> Evidence:
+    """Last-stage share of the z-score top-k, mistakes under ``condition`` ("shifted" domain or
+    "corrupted") minus source-domain mistakes."""
+    values = getattr(context, f"{condition}_values")
+    if values is None:
+        return _no_queries(condition)
+    shifted = context.last_stage_share("zscore", values).numpy()
     return difference_interval(shifted, context.last_stage_share("zscore").numpy(), "mistakes")
+
+
+def _pot_minus_zscore_under(context, condition: str) -> Evidence:
+    """POT's last-stage share minus the z-score's on the mistakes under ``condition``."""
+    values = getattr(context, f"{condition}_values")
+    if values is None:
+        return _no_queries(condition)
+    pot_share = context.last_stage_share(_pot_at(0.9), values)
+    return mean_interval((pot_share - context.last_stage_share("zscore", values)).numpy(), "mistakes")
 
 
 def _random_share(context) -> Evidence:
@@ -234,6 +250,19 @@ CLAIMS = [
           "Target-domain mistakes put more last-stage filters in the z-score top-20 than source-domain mistakes.",
           "last-stage share of the top-20, target - source", Rule("above", 0.0), _shift_increases_bias,
           paper="the depth bias is strong under domain shift (MNIST -> SVHN)", source=WANG_SATO),
+    _claim("ch4.corruption-increases-the-bias", 4,
+          "Mistakes on corrupted images (every corruption at severity 5, equal numbers) put more last-stage "
+          "filters in the z-score top-20 than source-domain mistakes.",
+          "last-stage share of the top-20, corrupted - source", Rule("above", 0.0),
+          functools.partial(_shift_increases_bias, condition="corrupted")),
+    *[_claim(f"ch4.pot-less-last-stage-than-zscore-{where}", 4,
+             f"On {label} mistakes, POT (threshold quantile 0.90) puts fewer last-stage filters in its top-20 "
+             "than the z-score.",
+             f"last-stage share of the top-20, POT - z-score ({label} mistakes)", Rule("below", 0.0),
+             functools.partial(_pot_minus_zscore_under, condition=condition),
+             paper="POT is less biased towards the last stage than the z-score", source=WANG_SATO)
+      for where, label, condition in (("on-target", "target-domain", "shifted"),
+                                      ("under-corruption", "corrupted-image", "corrupted"))],
 ]
 
 __all__ = ["CLAIMS"]

@@ -10,7 +10,8 @@ substrate's own split-half reliability.
 from __future__ import annotations
 
 import functools
-import itertools
+import hashlib
+import warnings
 from functools import cached_property
 
 import krippendorff
@@ -24,7 +25,7 @@ from ..attributions import attribute, to_map
 from ..baselines import baseline_predictions
 from ..data import CLASSES, Shapes
 from ..experiments import causal_scores, localization
-from ..metrics import map_agreement, pairwise_agreement
+from ..metrics import kendall_tau, map_agreement, pairwise_agreement
 from ..models.evaluation import predict
 from ..perturb import average_maps, maps_by_baseline, maps_by_setting, rise
 from .core import Claim, Evidence, Rule, mean_interval, proportion_interval, resampled_interval
@@ -70,6 +71,17 @@ class PerturbationContext:
         right = predict(model, shapes.images).argmax(1) == shapes.labels
         return cls(model, shapes.images[right][:n], shapes.labels[right][:n], shapes.masks[right][:n], **kwargs)
 
+    def fingerprint(self) -> str:
+        """A hash of everything the claims read: the model's weights, the images, labels and masks, and
+        the settings of the claims' maps and scores (two contexts with equal fingerprints give the same
+        verdicts; figure-only settings do not count)."""
+        digest = hashlib.sha256(repr([self.rise_masks, self.rise_baselines, self.steps, self.methods, self.substrates,
+                                      {k: self.windows.get(k) for k in WINDOWS},
+                                      {k: self.rise_changes.get(k) for k in RISE_CHANGES}]).encode())
+        for tensor in [*self.model.state_dict().values(), self.images, self.labels, self.masks]:
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
     # -- maps
     @cached_property
     def neutral(self) -> pd.DataFrame:
@@ -102,7 +114,12 @@ class PerturbationContext:
 
     @cached_property
     def window_maps(self) -> dict[str, torch.Tensor]:
-        return maps_by_setting(self.model, self.images, self.labels, "occlusion", self.windows, baseline="black")
+        """Occlusion (black) per window / stride setting; window 8 / stride 4 is ``occlusion_maps``' own."""
+        own = dict(window=8, stride=4)
+        other = {k: v for k, v in self.windows.items() if v != own}
+        maps = (maps_by_setting(self.model, self.images, self.labels, "occlusion", other, baseline="black")
+                if other else {})
+        return {k: self.occlusion_maps["black"] if v == own else maps[k] for k, v in self.windows.items()}
 
     @cached_property
     def rise_setting_maps(self) -> dict[str, torch.Tensor]:
@@ -201,10 +218,6 @@ def _averaging(context) -> Evidence:
 
 
 # ----------------------------------------------------------------------------- evidence: metric verdicts
-def _tau(a, b) -> float:
-    return ss.kendalltau(a, b).statistic
-
-
 def _twins(context) -> Evidence:
     """Over the maps without ties (sparse maps order their many equal values arbitrarily)."""
     dense = [i for i, name in enumerate(sorted(context.maps)) if name in DENSE]
@@ -223,13 +236,14 @@ def split_half_agreement(quality: np.ndarray, splits: int = 200, seed: int = 0) 
     (its split-half reliability) and of different substrates across the halves."""
     n_sub, n = quality.shape[0], quality.shape[2]
     rng = np.random.default_rng(seed)
-    within, between = [], []
-    for _ in range(splits):
-        order = rng.permutation(n)
-        a, b = quality[:, :, order[:n // 2]].mean(2), quality[:, :, order[n // 2:]].mean(2)
-        within.append(np.nanmean([_tau(a[s], b[s]) for s in range(n_sub)]))
-        between.append(np.nanmean([_tau(a[s], b[t]) for s, t in itertools.permutations(range(n_sub), 2)]))
-    return np.array(within), np.array(between)
+    orders = np.array([rng.permutation(n) for _ in range(splits)])
+    a = quality[:, :, orders[:, :n // 2]].mean(3).transpose(2, 0, 1)        # [split, substrate, method]
+    b = quality[:, :, orders[:, n // 2:]].mean(3).transpose(2, 0, 1)
+    taus = kendall_tau(a[:, :, None], b[:, None, :])                        # [split, substrate of a, of b]
+    same = np.eye(n_sub, dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)                     # a split of constant qualities
+        return np.nanmean(taus[:, same], 1), np.nanmean(taus[:, ~same], 1)
 
 
 def _spread(values: np.ndarray, unit: str) -> Evidence:
@@ -262,19 +276,17 @@ def _images_agree(context) -> Evidence:
 
 def _morf_lerf(context) -> Evidence:
     morf, lerf = context.auc("deletion", "morf"), context.auc("deletion", "lerf")
-    return resampled_interval(
-        lambda i: np.nanmean([_tau(morf[s][:, i].mean(1), lerf[s][:, i].mean(1)) for s in range(len(morf))]),
-        morf.shape[2], "images")
+    return resampled_interval(lambda i: np.nanmean(kendall_tau(morf[:, :, i].mean(2), lerf[:, :, i].mean(2))),
+                              morf.shape[2], "images")
 
 
 def _masks(context) -> Evidence:
-    variants = [context.quality(), context.auc("deletion", "lerf")]
+    variants = np.stack([context.quality(), context.auc("deletion", "lerf")])     # [variant, substrate, method, image]
     located = context.located.pivot_table(index="method", columns="image", values="rank_accuracy")
     located = located.loc[sorted(context.maps)].to_numpy()
 
     def best(i):
-        truth = located[:, i].mean(1)
-        return max(_tau(v[s][:, i].mean(1), truth) for v in variants for s in range(len(v)))
+        return np.nanmax(kendall_tau(variants[:, :, :, i].mean(3), located[:, i].mean(1)))
     return resampled_interval(best, located.shape[1], "images")
 
 

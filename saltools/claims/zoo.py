@@ -1,8 +1,5 @@
-"""The claims on the Shapes model zoo: every claim of chapters 1-5 on every shipped model, computed
-once and cached on disk, so that each chapter's summary and the scoreboard read one table.
-
-Chapter 6's claims are not evaluated on the zoo yet: their perturbation maps and metric curves cost
-more per model than the book's time budget allows on a laptop CPU.
+"""The claims on the Shapes model zoo: every claim on every shipped model, computed once per kind of
+context and cached on disk, so that each chapter's summary and the scoreboard read the same tables.
 """
 from __future__ import annotations
 
@@ -19,51 +16,76 @@ from ..paramsal import cache_dir
 from ..profiles import get
 from .context import Context
 from .core import VERDICTS
-from .evaluation import CLAIMS, scoreboard
+from .evaluation import CLAIMS, CONTEXTS, scoreboard
 from .input_bias import InputBiasContext
+from .perturbation import PerturbationContext
 
 #: the zoo's budget: interventions on 40 mistakes per model; chapter 5's checks on 32 test images and
-#: 16 objects per grey level (half the chapters', to keep the scoreboard within its time budget)
-ZOO_SETTINGS = {"n_repairs": 40, "n_images": 32, "n_objects": 16}
+#: 16 objects per grey level (half the chapter's); chapter 6's maps and metrics on its 8 images
+ZOO_SETTINGS = {"n_repairs": 40, "n_images": 32, "n_objects": 16, "n_perturbed": 8}
 COLUMNS = ("claim", "chapter", "model", "effect", "low", "high", "n", "verdict")
 
 
-def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, **kwargs) -> list:
-    """A ``Context`` (with ``kwargs``) and an ``InputBiasContext`` (``n_images`` test images,
-    ``n_objects`` objects per grey level) for each Shapes model of ``models`` (name -> model), all
-    sharing one copy of the profile's data."""
-    data = Context.profile_data(profile)
-    return [context for name, model in models.items()
-            for context in (Context.for_profile(model, profile, name=name, data=data, **kwargs),
-                            InputBiasContext(model, n=n_images, n_sweep=n_objects, name=name))]
+def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, n_perturbed: int = 8,
+                 kinds=CONTEXTS, **kwargs) -> list:
+    """For each Shapes model of ``models`` (name -> model), a context of each of ``kinds``: a
+    ``Context`` under ``profile`` (with ``kwargs``; one copy of the profile's data for all models), an
+    ``InputBiasContext`` (``n_images`` test images, ``n_objects`` objects per grey level) and a
+    ``PerturbationContext`` (``n_perturbed`` images, the profile's RISE masks)."""
+    data = Context.profile_data(profile) if Context in kinds else None
+    build = {
+        Context: lambda name, model: Context.for_profile(model, profile, name=name, data=data, **kwargs),
+        InputBiasContext: lambda name, model: InputBiasContext(model, n=n_images, n_sweep=n_objects, name=name),
+        PerturbationContext: lambda name, model: PerturbationContext.for_shapes(
+            model, n=n_perturbed, rise_masks=profile.rise_masks, name=name),
+    }
+    return [build[kind](name, model) for name, model in models.items() for kind in kinds]
 
 
-def zoo_verdicts(cache: bool = True, progress: bool = False) -> pd.DataFrame:
-    """Every claim that applies, on every model of ``models.SHIPPED``, with the embedded profile's Shapes
-    data and ``ZOO_SETTINGS``: ``scoreboard``'s table (one row per model and claim).
+def zoo_verdicts(chapter: int | None = None, cache: bool = True, progress: bool = False, reuse=()) -> pd.DataFrame:
+    """The claims of ``chapter`` (default: every chapter) on every model of ``models.SHIPPED``, with the
+    embedded profile's Shapes data and ``ZOO_SETTINGS``: ``scoreboard``'s table (one row per model and
+    claim, for every claim of the kinds of context the chapter needs).
 
-    Computed once (minutes on a CPU) and cached as JSON under ``paramsal.cache_dir() / "claims"``,
-    keyed by saltools' source code, the models' weight hashes and the settings; a cached file that
-    does not read back as such a table is ignored (with a warning) and recomputed.
+    Each kind of context is computed once (minutes on a CPU) and cached as JSON under
+    ``paramsal.cache_dir() / "claims"``, keyed by saltools' source code, the models' weight hashes and
+    the settings; a cached file that does not read back as such a table is ignored (with a warning)
+    and recomputed. ``reuse``: contexts already computed (a chapter's own) that stand in for the zoo's
+    context of the same kind with an equal ``fingerprint()`` (kinds that have one), so nothing is
+    computed twice.
     """
+    kinds = [kind for kind in CONTEXTS
+             if any(claim.context is kind and chapter in (None, claim.chapter) for claim in CLAIMS.values())]
+    if not kinds:
+        raise ValueError(f"no claims of chapter {chapter!r}; chapters with claims: "
+                         f"{sorted({c.chapter for c in CLAIMS.values()})}")
+    return pd.concat([_kind_verdicts(kind, cache, progress, reuse) for kind in kinds], ignore_index=True)
+
+
+def _kind_verdicts(kind: type, cache: bool, progress: bool, reuse=()) -> pd.DataFrame:
     profile = get("embedded")
-    key = zoo_key(profile)
-    path = cache_dir() / "claims" / f"zoo-{key[:32]}.json"
+    key = zoo_key(profile, kind)
+    path = cache_dir() / "claims" / f"zoo-{kind.__name__}-{key[:32]}.json"
     if cache and path.exists():
         table = read_verdicts(path, key)
         if table is not None:
             return table
     models = {name: load(name) for name in SHIPPED}
-    table = scoreboard(zoo_contexts(models, profile, **ZOO_SETTINGS), progress=progress)
+    contexts = zoo_contexts(models, profile, kinds=(kind,), **ZOO_SETTINGS)
+    if hasattr(kind, "fingerprint"):
+        known = {(c.name, c.fingerprint()): c for c in reuse if type(c) is kind}
+        contexts = [known.get((c.name, c.fingerprint()), c) for c in contexts]
+    table = scoreboard(contexts, progress=progress)
     if cache:
         write_verdicts(table, path, key)
     return table
 
 
-def zoo_key(profile) -> str:
-    """What the zoo's verdicts depend on: saltools' source, the models' weights, the profile, the settings."""
-    digest = hashlib.sha256(json.dumps([repr(profile), ZOO_SETTINGS, sorted((n, m.sha256) for n, m in SHIPPED.items())],
-                                       default=str).encode())
+def zoo_key(profile, kind: type = Context) -> str:
+    """What the zoo's verdicts of one ``kind`` of context depend on: saltools' source, the models'
+    weights, the profile, the settings."""
+    digest = hashlib.sha256(json.dumps([repr(profile), kind.__name__, ZOO_SETTINGS,
+                                        sorted((n, m.sha256) for n, m in SHIPPED.items())], default=str).encode())
     root = Path(__file__).resolve().parents[1]
     for source in sorted(root.rglob("*.py")):
         digest.update(str(source.relative_to(root)).encode())

@@ -47,16 +47,17 @@ class Context:
         self._curves: dict = {}
 
     @staticmethod
-    def profile_data(profile, severity: int = CORRUPTION_SEVERITY) -> tuple:
-        """(reference, queries, shifted or None, corrupted): the data a chapter uses under ``profile`` (a
-        query pool of four times the profile's evaluation size; the target domain if the profile has
-        one; a quarter of the evaluation size of query images under each corruption at ``severity``)."""
+    def profile_data(profile, severity: int = CORRUPTION_SEVERITY, n_reference: int | None = None) -> tuple:
+        """(reference, queries, shifted or None, corrupted): the data a chapter uses under ``profile`` (the
+        profile's reference set, or its first ``n_reference`` images; a query pool of four times the
+        profile's evaluation size; the target domain if the profile has one; a quarter of the evaluation
+        size of query images under each corruption at ``severity``)."""
         shifted = (for_profile(profile, "query", n=profile.n_eval, domain="target")
                    if "target" in profile.domains else None)
         corrupted = {name: for_profile(profile, "query", n=profile.n_eval // 4, corruption=name, severity=severity)
                      for name in CORRUPTIONS}
-        return (for_profile(profile, "reference"), for_profile(profile, "query", n=4 * profile.n_eval), shifted,
-                corrupted)
+        return (for_profile(profile, "reference", n=n_reference), for_profile(profile, "query", n=4 * profile.n_eval),
+                shifted, corrupted)
 
     @classmethod
     def for_profile(cls, model: nn.Module, profile, name: str = "model", data: tuple | None = None,

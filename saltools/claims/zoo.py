@@ -20,19 +20,21 @@ from .evaluation import CLAIMS, CONTEXTS, scoreboard
 from .input_bias import InputBiasContext
 from .perturbation import PerturbationContext
 
-#: the zoo's budget: interventions on 40 mistakes per model; chapter 5's checks on 32 test images and
-#: 16 objects per grey level (half the chapter's); chapter 6's maps and metrics on its 8 images
-ZOO_SETTINGS = {"n_repairs": 40, "n_images": 32, "n_objects": 16, "n_perturbed": 8}
+#: the zoo's budget: reference statistics on 2000 images (half the embedded profile's) and interventions
+#: on 40 mistakes per model; chapter 5's checks on 32 test images and 16 objects per grey level (half the
+#: chapter's); chapter 6's maps and metrics on its 8 images
+ZOO_SETTINGS = {"n_reference": 2000, "n_repairs": 40, "n_images": 32, "n_objects": 16, "n_perturbed": 8}
 COLUMNS = ("claim", "chapter", "model", "effect", "low", "high", "n", "verdict")
 
 
 def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, n_perturbed: int = 8,
-                 kinds=CONTEXTS, **kwargs) -> list:
+                 n_reference: int | None = None, kinds=CONTEXTS, **kwargs) -> list:
     """For each Shapes model of ``models`` (name -> model), a context of each of ``kinds``: a
-    ``Context`` under ``profile`` (with ``kwargs``; one copy of the profile's data for all models), an
+    ``Context`` under ``profile`` (with ``kwargs``; one copy of the profile's data for all models, the
+    first ``n_reference`` reference images if given), an
     ``InputBiasContext`` (``n_images`` test images, ``n_objects`` objects per grey level) and a
     ``PerturbationContext`` (``n_perturbed`` images, the profile's RISE masks)."""
-    data = Context.profile_data(profile) if Context in kinds else None
+    data = Context.profile_data(profile, n_reference=n_reference) if Context in kinds else None
     build = {
         Context: lambda name, model: Context.for_profile(model, profile, name=name, data=data, **kwargs),
         InputBiasContext: lambda name, model: InputBiasContext(model, n=n_images, n_sweep=n_objects, name=name),

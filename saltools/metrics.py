@@ -162,8 +162,8 @@ def kendall_tau(x, y) -> np.ndarray:
     """Kendall's tau-b between ``x`` and ``y`` along their last axis, for many short rankings at once
     (leading axes broadcast): ``sum a_ij b_ij / sqrt(sum a_ij^2 sum b_ij^2)`` with ``a_ij = sign(x_i -
     x_j)``, equal to ``scipy.stats.kendalltau`` (NaN where one side is constant). Written by hand because
-    scipy takes one pair per call; this form costs O(n^2) memory per pair, so keep n small (methods,
-    not pixels)."""
+    scipy takes one pair per call (about 200x slower for rankings of 8, ``benchmarks/bench_kendall.py``);
+    this form costs O(n^2) memory per pair, so keep n small (methods, not pixels)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     a = np.sign(x[..., :, None] - x[..., None, :])
     b = np.sign(y[..., :, None] - y[..., None, :])

@@ -95,8 +95,7 @@ class Context:
 
     @cached_property
     def shifted_values(self) -> torch.Tensor | None:
-        wrong = self.shifted_wrong
-        return None if wrong is None or len(wrong) == 0 else self.stats.saliency(wrong.images, wrong.labels)
+        return self._saliency(self.shifted_wrong)
 
     @cached_property
     def corrupted_wrong(self) -> Mistakes | None:
@@ -109,7 +108,10 @@ class Context:
 
     @cached_property
     def corrupted_values(self) -> torch.Tensor | None:
-        wrong = self.corrupted_wrong
+        return self._saliency(self.corrupted_wrong)
+
+    def _saliency(self, wrong: Mistakes | None) -> torch.Tensor | None:
+        """The raw filter statistic of ``wrong``'s mistakes, or None where there are none."""
         return None if wrong is None or len(wrong) == 0 else self.stats.saliency(wrong.images, wrong.labels)
 
     @cached_property

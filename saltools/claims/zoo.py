@@ -29,11 +29,11 @@ COLUMNS = ("claim", "chapter", "model", "effect", "low", "high", "n", "verdict")
 
 def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, n_perturbed: int = 8,
                  n_reference: int | None = None, kinds=CONTEXTS, **kwargs) -> list:
-    """For each Shapes model of ``models`` (name -> model), a context of each of ``kinds``: a
-    ``Context`` under ``profile`` (with ``kwargs``; one copy of the profile's data for all models, the
-    first ``n_reference`` reference images if given), an
-    ``InputBiasContext`` (``n_images`` test images, ``n_objects`` objects per grey level) and a
-    ``PerturbationContext`` (``n_perturbed`` images, the profile's RISE masks)."""
+    """For each Shapes model of ``models`` (name -> model), a context of each of ``kinds``: a ``Context``
+    under ``profile`` (with ``kwargs``; one copy of the profile's data for all models, the first
+    ``n_reference`` reference images if given), an ``InputBiasContext`` (``n_images`` test images,
+    ``n_objects`` objects per grey level) and a ``PerturbationContext`` (``n_perturbed`` images, the
+    profile's RISE masks)."""
     data = Context.profile_data(profile, n_reference=n_reference) if Context in kinds else None
     build = {
         Context: lambda name, model: Context.for_profile(model, profile, name=name, data=data, **kwargs),

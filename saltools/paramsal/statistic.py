@@ -54,16 +54,12 @@ def _strided_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.
     padded = F.pad(inputs, (pw, pw, ph, ph)).contiguous(memory_format=torch.channels_last)
     batch, out_ch, out_h, out_w = grad_out.shape
     in_ch = padded.shape[1] // groups
-    (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
     g = grad_out.reshape(batch * groups, out_ch // groups, out_h * out_w)
     total = torch.zeros(batch * groups, out_ch // groups, dtype=grad_out.dtype, device=grad_out.device)
-    for dy in range(kh):
-        for dx in range(kw):
-            y0, x0 = dy * dh, dx * dw
-            window = padded[:, :, y0:y0 + sh * (out_h - 1) + 1:sh, x0:x0 + sw * (out_w - 1) + 1:sw]
-            cols = window.permute(0, 2, 3, 1).reshape(batch, out_h * out_w, groups, in_ch)
-            cols = cols.permute(0, 2, 1, 3).reshape(batch * groups, out_h * out_w, in_ch)
-            total += torch.bmm(g, cols).abs_().sum(-1)
+    for window in _offset_windows(conv, padded, (out_h, out_w)):
+        cols = window.permute(0, 2, 3, 1).reshape(batch, out_h * out_w, groups, in_ch)
+        cols = cols.permute(0, 2, 1, 3).reshape(batch * groups, out_h * out_w, in_ch)
+        total += torch.bmm(g, cols).abs_().sum(-1)
     return total.view(batch, out_ch)
 
 
@@ -72,19 +68,24 @@ def _depthwise_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torc
     """Depthwise convolutions (one input channel per group): each offset's per-sample gradient is one
     number per output channel, an elementwise product summed over positions; no matmul, no copies of
     the window (5-10x faster than the grouped path's per-group matmuls)."""
-    (ph, pw), (kh, kw), (sh, sw), (dh, dw) = padding, conv.kernel_size, conv.stride, conv.dilation
+    (ph, pw), multiplier = padding, conv.out_channels // conv.in_channels
     padded = F.pad(inputs, (pw, pw, ph, ph))
-    multiplier = conv.out_channels // conv.in_channels
     if multiplier > 1:
         padded = padded.repeat_interleave(multiplier, dim=1)
-    out_h, out_w = grad_out.shape[-2:]
     total = torch.zeros(grad_out.shape[:2], dtype=grad_out.dtype, device=grad_out.device)
+    for window in _offset_windows(conv, padded, grad_out.shape[-2:]):
+        total += (grad_out * window).sum((2, 3)).abs_()
+    return total
+
+
+def _offset_windows(conv: nn.Conv2d, padded: torch.Tensor, out_size) -> Iterator[torch.Tensor]:
+    """For each kernel offset, the strided view of ``padded`` that the offset's weight multiplies:
+    [B, C, out_h, out_w] (no copy)."""
+    (kh, kw), (sh, sw), (dh, dw), (out_h, out_w) = conv.kernel_size, conv.stride, conv.dilation, out_size
     for dy in range(kh):
         for dx in range(kw):
             y0, x0 = dy * dh, dx * dw
-            window = padded[:, :, y0:y0 + sh * (out_h - 1) + 1:sh, x0:x0 + sw * (out_w - 1) + 1:sw]
-            total += (grad_out * window).sum((2, 3)).abs_()
-    return total
+            yield padded[:, :, y0:y0 + sh * (out_h - 1) + 1:sh, x0:x0 + sw * (out_w - 1) + 1:sw]
 
 
 def _stride1_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor, padding,

@@ -130,10 +130,15 @@ def repairs_under_shift(stats: ParameterSaliency, queries: list[ShiftQueries],
                         progress: bool = True) -> pd.DataFrame:
     """Per condition and scorer: how often zeroing / one SGD step on the top-k filters repairs the
     mistakes (``summarize_interventions`` of the salient filters, plus a random control), with the
-    condition's ``domain``, ``corruption`` and ``severity``; ``limit`` caps the mistakes per condition."""
+    condition's ``domain``, ``corruption`` and ``severity``; ``limit`` caps the mistakes per condition.
+    Conditions without mistakes are left out."""
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None; got {limit!r}")
     rows = []
     for query in tqdm(queries, disable=not progress, desc="repairs"):
         images, labels, values = query.wrong.images[:limit], query.wrong.labels[:limit], query.values[:limit]
+        if len(images) == 0:
+            continue
         for scorer in scorers:
             selections = ("salient", "random") if scorer == scorers[0] else ("salient",)
             curves = intervention_curves(stats.model, images, labels, stats.score(values, scorer), ks=ks,
@@ -145,4 +150,6 @@ def repairs_under_shift(stats: ParameterSaliency, queries: list[ShiftQueries],
             summary["severity"] = query.condition.get("severity", 0)
             summary["n_mistakes"] = len(images)
             rows.append(summary)
+    if not rows:
+        raise ValueError("no condition has mistakes to repair")
     return pd.concat(rows, ignore_index=True)

@@ -25,6 +25,7 @@ from .metrics import relevance_mass
 from .models import predict
 from .perturb import occlusion
 from .plots import attribution_maps, claim_across_models, depth_shares, ranking_bars, show_image
+from .profiles import current as current_profile
 from .rectgrad import RectGrad
 
 
@@ -39,10 +40,13 @@ def _explore(draw, controls: dict, grid: dict | None = None) -> dict:
 
     In Jupyter and Colab: the figure at the controls' values, redrawn in place when a control moves.
     While the book builds (and ``grid`` is given): one frame per combination of the ``grid`` values
-    (name -> values, at most a dozen frames in all), switched in the browser by the controls
+    (name -> values, at most a dozen frames in all; the first ``n_frames`` values of each under the current
+    profile, e.g. at the smoke scale), switched in the browser by the controls
     (``jslink`` to a ``Stack``), so the static page stays interactive with no kernel.
     """
     if grid and building_book():
+        limit = current_profile().n_frames
+        grid = {name: list(values)[:limit] for name, values in grid.items()}
         return precomputed(draw, grid, {name: control.value for name, control in controls.items()}, controls)
 
     def current() -> dict:

@@ -114,3 +114,16 @@ def test_scaled_faults_found_more_often_by_z_pot_rarely(planted):
 def test_exponential_tail_shares_most_of_the_pot_top20(setup):
     expo = st.paramsal.scorer_agreement(setup["stats"], setup["values"], "pot", "exponential", k=20)
     assert expo.overlap.median() >= 0.5
+
+
+def test_planted_faults_that_cause_no_mistake_give_one_nan_row_per_scorer():
+    """A model that gets nothing right (as random weights do) cannot be made wrong by a fault: the
+    benchmark still returns its usual columns, with recall missing, instead of failing."""
+    model = st.models.load("shapes-resnet")
+    pool = st.data.Shapes(16, split="test")
+    wrong_labels = torch.utils.data.TensorDataset(pool.images, (pool.labels + 1) % 10)
+    table = st.paramsal.planted_fault_benchmark(model, st.data.Shapes(40, split="reference"), wrong_labels,
+                                                stages=["layer4"], scorers=("zscore", "random"),
+                                                reference_model="clean", progress=False)
+    assert list(table.scorer) == ["zscore", "random"] and (table.n_induced == 0).all()
+    assert table["recall@20"].isna().all()

@@ -253,7 +253,7 @@ def test_a_chapter_6_context_stands_in_for_the_zoo_s_on_the_shipped_model():
         model, rise_masks=profile.rise_masks, windows={"8/8": dict(window=8, stride=8)},
         rise_changes={"s=4": dict(grid=4)}, name="shapes-resnet")
     zoo = st.claims.zoo_contexts({"shapes-resnet": model, "shapes-vgg": st.models.load("shapes-vgg")}, profile,
-                                 kinds=(st.claims.PerturbationContext,), **st.claims.ZOO_SETTINGS)
+                                 kinds=(st.claims.PerturbationContext,), **st.claims.zoo_settings(profile))
     assert chapter.fingerprint() == zoo[0].fingerprint() != zoo[1].fingerprint()
     fewer = st.claims.PerturbationContext.for_shapes(model, rise_masks=profile.rise_masks // 2)
     assert fewer.fingerprint() != chapter.fingerprint()

@@ -160,3 +160,24 @@ def test_corrupted_wrapper_for_real_data_and_full_profile_domains(tmp_path):
     assert full.domains == ("source",)
     with pytest.raises(RuntimeError, match="SALTOOLS_PROFILE=embedded"):   # offline: no Imagenette here
         st.data.for_profile(full.with_(), "query", n=2)
+
+
+def test_blur_scales_with_the_image_size():
+    """A severity blurs the same share of the image at any size: the blurred spot's width in pixels
+    grows with the image."""
+    def width(size):
+        spot = torch.zeros(1, 3, size, size)
+        spot[..., size // 2, size // 2] = 1.0
+        row = st.data.corrupt(spot, "gaussian_blur", 5)[0, 0, size // 2]
+        x = torch.arange(size, dtype=torch.float64) - size // 2
+        return float(((row.double() * x ** 2).sum() / row.double().sum()).sqrt())
+    assert width(128) / width(64) == pytest.approx(2.0, rel=0.05)
+
+
+def test_first_images_of_shapes_and_of_any_dataset_agree():
+    shapes = st.data.Shapes(6, split="test")
+    images, labels = st.data.first_images(shapes, 4)
+    subset_images, subset_labels = st.data.first_images(torch.utils.data.Subset(shapes, range(6)), 4)
+    assert torch.equal(images, subset_images) and torch.equal(labels, subset_labels) and images.shape[0] == 4
+    with pytest.raises(TypeError, match="Dataset"):
+        st.data.first_images(torch.zeros(3, 3, 8, 8))

@@ -64,3 +64,16 @@ def test_explorers_draw_static_figures(stats, monkeypatch):
     st.widgets.depth_explorer(shifted, ["fog"], severities=(5,), severity=5)
     figures = [s for s in shown if isinstance(s, matplotlib.figure.Figure)]
     assert len(figures) == 3
+
+
+def test_repairs_under_shift_skips_conditions_without_mistakes_and_checks_the_limit(stats):
+    pool_for = lambda c: Shapes(300, split="test", **c)  # noqa: E731
+    queries = st.depth.shift_queries(stats, pool_for, [{"domain": "target"}], mistakes=3, progress=False)
+    with pytest.raises(ValueError, match="limit"):
+        st.depth.repairs_under_shift(stats, queries, ks=[1], limit=0, progress=False)
+    empty = st.depth.ShiftQueries({"domain": "source"}, st.models.mistakes(stats.model, Shapes(0)),
+                                  torch.empty(0, len(stats.index_)))
+    repairs = st.depth.repairs_under_shift(stats, [empty, *queries], ks=[1], limit=2, progress=False)
+    assert repairs.n_mistakes.min() == 2
+    with pytest.raises(ValueError, match="no condition"):
+        st.depth.repairs_under_shift(stats, [empty], ks=[1], progress=False)

@@ -24,3 +24,15 @@ def test_readme_claims_snippet_evaluates_every_claim_on_a_model(capsys):
     assert set(namespace["verdicts"].claim) == {c.id for c in claims if c.applies_to(namespace["context"])}
     assert set(namespace["verdicts"].chapter) == {1, 2, 3, 4}
     assert "verdict" in capsys.readouterr().out
+
+
+def test_readme_starts_with_the_build_and_the_ci_test_command():
+    """A newcomer runs what CI runs: the README's second command is ``.ci/run``, which installs chromium
+    when missing, then the requirements, then runs pytest."""
+    block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert commands[0].startswith("pip install -r requirements.txt && ") and "jupyter-book build . -W" in commands[0]
+    assert commands[1] == "bash .ci/run"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install -y -qq chromium" in ci
+    assert ci.rstrip().splitlines()[-1] == "pip install -r requirements.txt && python -m pytest"

@@ -14,8 +14,8 @@ from .core import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Claim, Evidence, Rule
 from .evaluation import CLAIMS, CONTEXTS, evaluate, markdown, scoreboard, zoo_markdown
 from .input_bias import InputBiasContext
 from .perturbation import PerturbationContext
-from .zoo import ZOO_SETTINGS, zoo_contexts, zoo_verdicts
+from .zoo import zoo_contexts, zoo_settings, zoo_verdicts
 
 __all__ = ["CLAIMS", "CONTEXTS", "Claim", "Context", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "InputBiasContext",
-           "PerturbationContext", "Rule", "VERDICTS", "ZOO_SETTINGS", "evaluate", "markdown", "scoreboard",
-           "zoo_contexts", "zoo_markdown", "zoo_verdicts"]
+           "PerturbationContext", "Rule", "VERDICTS", "evaluate", "markdown", "scoreboard",
+           "zoo_contexts", "zoo_markdown", "zoo_settings", "zoo_verdicts"]

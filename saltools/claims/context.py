@@ -64,7 +64,7 @@ class Context:
                     **kwargs) -> "Context":
         """The chapters' context under ``profile``; ``data`` reuses ``profile_data(profile)`` across models."""
         reference, queries, shifted, corrupted = cls.profile_data(profile) if data is None else data
-        kwargs = {"n_mistakes": profile.n_query, "ks": (1, 2, 5, 10, 15, 20, profile.top_k), **kwargs}
+        kwargs = {"n_mistakes": profile.n_query, "ks": profile.intervention_ks, **kwargs}
         return cls(model, reference, queries, shifted, corrupted=corrupted, name=name, **kwargs)
 
     # -- shared quantities

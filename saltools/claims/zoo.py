@@ -20,10 +20,16 @@ from .evaluation import CLAIMS, CONTEXTS, scoreboard
 from .input_bias import InputBiasContext
 from .perturbation import PerturbationContext
 
-#: the zoo's budget: reference statistics on 2000 images (half the embedded profile's) and interventions
-#: on 40 mistakes per model; chapter 5's checks on 32 test images and 16 objects per grey level (half the
-#: chapter's); chapter 6's maps and metrics on its 8 images
-ZOO_SETTINGS = {"n_reference": 2000, "n_repairs": 40, "n_images": 32, "n_objects": 16, "n_perturbed": 8}
+
+
+def zoo_settings(profile) -> dict:
+    """The zoo's budget under a Shapes ``profile``: reference statistics on half its reference images and
+    interventions on a fifth of its queries' mistakes (embedded: 2000 and 40); chapter 5's checks on half
+    its test images and objects per grey level (32 and 16); chapter 6's maps and metrics on its images (8)."""
+    return {"n_reference": profile.n_reference // 2, "n_repairs": max(1, profile.n_query // 5),
+            "n_images": profile.n_images // 2, "n_objects": max(2, profile.n_objects // 2),
+            "n_perturbed": profile.n_perturbed}
+
 COLUMNS = ("claim", "chapter", "model", "effect", "low", "high", "n", "verdict")
 
 
@@ -46,8 +52,8 @@ def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16,
 
 def zoo_verdicts(chapter: int | None = None, cache: bool = True, progress: bool = False, reuse=()) -> pd.DataFrame:
     """The claims of ``chapter`` (default: every chapter) on every model of ``models.SHIPPED``, with the
-    embedded profile's Shapes data and ``ZOO_SETTINGS``: ``scoreboard``'s table (one row per model and
-    claim, for every claim of the kinds of context the chapter needs).
+    embedded profile's Shapes data (at ``$SALTOOLS_SCALE``) and ``zoo_settings``: ``scoreboard``'s table
+    (one row per model and claim, for every claim of the kinds of context the chapter needs).
 
     Each kind of context is computed once (minutes on a CPU) and cached as JSON under
     ``paramsal.cache_dir() / "claims"``, keyed by saltools' source code, the models' weight hashes and
@@ -73,7 +79,7 @@ def _kind_verdicts(kind: type, cache: bool, progress: bool, reuse=()) -> pd.Data
         if table is not None:
             return table
     models = {name: load(name) for name in SHIPPED}
-    contexts = zoo_contexts(models, profile, kinds=(kind,), **ZOO_SETTINGS)
+    contexts = zoo_contexts(models, profile, kinds=(kind,), **zoo_settings(profile))
     if hasattr(kind, "fingerprint"):
         known = {(c.name, c.fingerprint()): c for c in reuse if type(c) is kind}
         contexts = [known.get((c.name, c.fingerprint()), c) for c in contexts]
@@ -86,7 +92,7 @@ def _kind_verdicts(kind: type, cache: bool, progress: bool, reuse=()) -> pd.Data
 def zoo_key(profile, kind: type = Context) -> str:
     """What the zoo's verdicts of one ``kind`` of context depend on: saltools' source, the models'
     weights, the profile, the settings."""
-    digest = hashlib.sha256(json.dumps([repr(profile), kind.__name__, ZOO_SETTINGS,
+    digest = hashlib.sha256(json.dumps([repr(profile), kind.__name__, zoo_settings(profile),
                                         sorted((n, m.sha256) for n, m in SHIPPED.items())], default=str).encode())
     root = Path(__file__).resolve().parents[1]
     for source in sorted(root.rglob("*.py")):

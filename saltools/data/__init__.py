@@ -16,8 +16,8 @@ from .real import IMAGENETTE_WNIDS, SKIMAGE_PHOTOS, imagenette, photos
 from .shapes import CLASSES, DOMAINS, Domain, Shapes
 
 __all__ = ["CLASSES", "CORRUPTIONS", "Corrupted", "Corruption", "DOMAINS", "Domain", "IMAGENETTE_WNIDS",
-           "SHAPES_SPLITS", "SKIMAGE_PHOTOS", "Shapes", "corrupt", "data_root", "for_profile", "imagenette",
-           "photos"]
+           "SHAPES_SPLITS", "SKIMAGE_PHOTOS", "Shapes", "corrupt", "data_root", "first_images", "for_profile",
+           "imagenette", "photos"]
 
 
 SHAPES_SPLITS = {"reference": "reference", "query": "test", "eval": "test"}
@@ -26,6 +26,20 @@ SHAPES_SPLITS = {"reference": "reference", "query": "test", "eval": "test"}
 def data_root() -> Path:
     """Where real data sets live: ``$SALTOOLS_DATA`` or ``~/.cache/saltools``."""
     return Path(os.environ.get("SALTOOLS_DATA", Path.home() / ".cache" / "saltools"))
+
+
+def first_images(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` (default: all) images [n, C, H, W] and labels [n] of a Shapes data set (rendered at
+    once) or of any Dataset of (image, label, ...), such as the full profile's Imagenette subsets."""
+    if not isinstance(dataset, torch.utils.data.Dataset):
+        raise TypeError(f"expected a Dataset of (image, label, ...); got {type(dataset).__name__}")
+    n = len(dataset) if n is None else min(int(n), len(dataset))
+    if isinstance(dataset, Shapes):
+        return dataset.images[:n], dataset.labels[:n]
+    if n == 0:
+        raise ValueError("the dataset has no images")
+    items = [dataset[i] for i in range(n)]
+    return torch.stack([item[0] for item in items]), torch.as_tensor([int(item[1]) for item in items])
 
 
 def for_profile(profile, role: str, n: int | None = None, seed: int = 0, **shapes_kwargs):

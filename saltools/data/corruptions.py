@@ -25,6 +25,9 @@ def _impulse_noise(x, level, keys):
 
 
 def _blur(x, sigma, keys):
+    """Gaussian blur; ``sigma`` is in pixels of a 64 px image and scales with the image size, so that a
+    severity blurs the same share of the image at 224 px (the full profile) as at 64 px."""
+    sigma = sigma * x.shape[-1] / 64
     radius = max(1, math.ceil(3 * sigma))
     return gaussian_blur(x, kernel_size=2 * radius + 1, sigma=sigma)
 
@@ -70,7 +73,7 @@ class Corruption:
 CORRUPTIONS: dict[str, Corruption] = {
     "gaussian_noise": Corruption(_gaussian_noise, (0.04, 0.06, 0.08, 0.10, 0.13), "additive N(0, s^2) per pixel and channel"),
     "impulse_noise": Corruption(_impulse_noise, (0.005, 0.01, 0.02, 0.03, 0.05), "salt and pepper: share of pixels set to 0 or 1"),
-    "gaussian_blur": Corruption(_blur, (0.5, 0.8, 1.1, 1.5, 2.0), "Gaussian blur, sigma in pixels (scaled to 64 px)"),
+    "gaussian_blur": Corruption(_blur, (0.5, 0.8, 1.1, 1.5, 2.0), "Gaussian blur, sigma in pixels at 64 px (scaled with size)"),
     "pixelate": Corruption(_pixelate, (0.5, 0.375, 0.3125, 0.25, 0.1875), "area downsampling by a factor (64 px to 32, 24, 20, 16, 12), nearest upsampling"),
     "contrast": Corruption(_contrast, (0.6, 0.45, 0.3, 0.2, 0.1), "blend towards the image mean, keeping a factor"),
     "brightness": Corruption(_brightness, (0.1, 0.2, 0.3, 0.4, 0.5), "add to the HSV value channel"),

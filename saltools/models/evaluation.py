@@ -10,7 +10,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from .._torch import device_of, in_layout, memory_layout_fallback, preserved_state
-from ..data import CORRUPTIONS, Shapes
+from ..data import CORRUPTIONS, Shapes, first_images
 
 
 def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
@@ -30,11 +30,12 @@ def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = Fal
 
 
 def accuracy(model: nn.Module, dataset, labels: torch.Tensor | None = None, batch_size: int = 64) -> float:
-    """Top-1 accuracy on a Dataset of (image, label, ...) or on images with labels."""
-    if labels is None:
-        labels = getattr(dataset, "labels", None)
-        if labels is None:
-            labels = torch.as_tensor([item[1] for item in dataset])
+    """Top-1 accuracy on a Dataset of (image, label, ...) or on images with labels (one pass over the data)."""
+    if labels is None and not hasattr(dataset, "labels"):
+        correct = [(predict(model, batch[0], batch_size).argmax(1) == torch.as_tensor(batch[1])).sum().item()
+                   for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size)]
+        return sum(correct) / max(1, len(dataset))
+    labels = dataset.labels if labels is None else labels
     return (predict(model, dataset, batch_size).argmax(1) == torch.as_tensor(labels)).float().mean().item()
 
 
@@ -65,22 +66,36 @@ class Mistakes:
 
 
 def mistakes(model: nn.Module, dataset, limit: int | None = None, batch_size: int = 64) -> Mistakes:
-    """The images the model misclassifies (at most ``limit``, in dataset order)."""
-    loader = (dataset.batches(batch_size) if hasattr(dataset, "batches")
-              else torch.utils.data.DataLoader(dataset, batch_size=batch_size))
+    """The images the model misclassifies (at most ``limit``, in dataset order). The data is read in
+    batches that start at ``limit`` images (at least 8) and double up to ``batch_size``, so a model that
+    errs often is not run on more images than it needs."""
     found = {"images": [], "labels": [], "predictions": [], "indices": []}
-    seen = 0
-    for batch in loader:
-        x, y = batch[0], torch.as_tensor(batch[1])
+    first = batch_size if limit is None else min(batch_size, max(8, limit))
+    for lo, x, y in _growing_batches(dataset, first, batch_size):
         pred = predict(model, x, batch_size).argmax(1)
         wrong = (pred != y).nonzero().flatten()
-        for key, value in zip(found, (x[wrong], y[wrong], pred[wrong], wrong + seen)):
+        for key, value in zip(found, (x[wrong], y[wrong], pred[wrong], wrong + lo)):
             found[key].append(value)
-        seen += len(y)
         if limit is not None and sum(len(v) for v in found["labels"]) >= limit:
             break
-    out = {k: torch.cat(v)[:limit] if v else torch.empty(0) for k, v in found.items()}
+    out = {k: torch.cat(v)[:limit] for k, v in found.items() if v}
+    if not out:                                       # an empty data set: empty tensors of the right kinds
+        out = {"images": torch.empty(0, 3, 0, 0), **{k: torch.empty(0, dtype=torch.long) for k in list(found)[1:]}}
     return Mistakes(**out)
+
+
+def _growing_batches(dataset, first: int, last: int):
+    """(start, images, labels) of consecutive slices of ``dataset``, ``first`` images long and doubling
+    up to ``last`` (a Shapes slice is rendered at once; other Datasets are read item by item)."""
+    lo, size = 0, first
+    while lo < len(dataset):
+        hi = min(lo + size, len(dataset))
+        if isinstance(dataset, Shapes):
+            x, y = dataset[lo:hi][:2]
+        else:
+            x, y = first_images(torch.utils.data.Subset(dataset, range(lo, hi)))
+        yield lo, x, torch.as_tensor(y)
+        lo, size = hi, min(2 * size, last)
 
 
 def robustness(model: nn.Module, n: int = 1000, *, split: str = "test", seed: int = 0,

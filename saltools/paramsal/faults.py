@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from ..data import first_images
 from ..models.evaluation import predict
 from ..models.filters import conv_layers, filter_index
 from .reference import ParameterSaliency
@@ -51,15 +52,17 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
     deployment).
     ``scorers``: names in SCORERS, or a dict of name -> scorer (e.g. POT at several quantiles).
     Returns one row per (stage, seed, scorer, query image): ``recall@k`` (share of the planted filters
-    among its top k) for each k and ``best_rank`` / ``median_rank`` of the planted filters.
+    among its top k) for each k and ``best_rank`` / ``median_rank`` of the planted filters; a fault that
+    caused no mistake (``n_induced`` 0) gets one row per scorer with those values missing (NaN).
     """
     index = filter_index(model)
     stages = list(index.stage.unique()) if stages is None else list(stages)
     if reference_model not in ("faulty", "clean"):
         raise ValueError(f"reference_model must be 'faulty' or 'clean'; got {reference_model!r}")
-    clean_pred = _predictions(model, pool)
-    labels = torch.as_tensor(pool.labels)
+    images, labels = first_images(pool)
+    clean_pred = _predictions(model, images)
     clean_stats = ParameterSaliency(model, progress=False).fit(reference) if reference_model == "clean" else None
+    named = list(scorers.items()) if isinstance(scorers, dict) else [(name, name) for name in scorers]
     rows = []
     for stage in tqdm(stages, disable=not progress, desc="planted faults"):
         candidates = index.column[index.stage == stage].to_numpy()
@@ -67,15 +70,13 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
             rng = np.random.default_rng(seed)
             planted = rng.choice(candidates, size=min(n_faults, len(candidates)), replace=False)
             with planted_faults(model, planted, factor):
-                faulty_pred = _predictions(model, pool)
+                faulty_pred = _predictions(model, images)
                 induced = ((clean_pred == labels) & (faulty_pred != labels)).nonzero().flatten()
-                if len(induced) == 0:
-                    rows.append({"stage": stage, "seed": seed, "n_induced": 0})
+                if len(induced) == 0:        # nothing to find: one row per scorer, recall and ranks NaN
+                    rows += [{"stage": stage, "seed": seed, "n_induced": 0, "scorer": scorer} for scorer, _ in named]
                     continue
                 stats = clean_stats or ParameterSaliency(model, progress=False).fit(reference)
-                images = torch.stack([pool[int(i)][0] for i in induced])
-                values = stats.saliency(images, labels[induced])
-                named = scorers.items() if isinstance(scorers, dict) else [(name, name) for name in scorers]
+                values = stats.saliency(images[induced], labels[induced])
                 for scorer, how in named:
                     ranks = stats.rank(values, how)
                     hit = ranks[ranks.column.isin(planted)]
@@ -85,7 +86,8 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
                                "median_rank": group["rank"].median()}
                         row.update({f"recall@{k}": (group["rank"] <= k).mean() for k in ks})
                         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["stage", "seed", "n_induced", "scorer", "image", "best_rank", "median_rank"]
+    return pd.DataFrame(rows, columns=columns + [f"recall@{k}" for k in ks])
 
 
 def _predictions(model: nn.Module, dataset) -> torch.Tensor:

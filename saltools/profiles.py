@@ -91,7 +91,7 @@ PROFILES: dict[str, Profile] = {
                         n_reference=4000, n_query=200, n_eval=2000, batch_size=256, top_k=25,
                         n_sample=1000, tail_quantile=0.90, rise_masks=500, domains=("source", "target")),
     "full": Profile(name="full", device="cuda", model="resnet50", data="imagenette", image_size=224,
-                    n_reference=10000, n_query=500, n_eval=3925, batch_size=64, top_k=50,
+                    n_reference=10000, n_query=250, n_eval=3925, batch_size=64, top_k=50,
                     n_sample=2000, tail_quantile=0.90, rise_masks=4000),
 }
 

@@ -35,14 +35,17 @@ class Context:
     same number of mistakes is taken from each.
     n_mistakes : queries at most; n_repairs : mistakes on which filters are zeroed / fine-tuned.
     ks : filter counts of the interventions; k : top-k of the depth claims.
+    batch_size : images per forward/backward pass of the reference statistics (memory on a GPU);
+    sample_size : per-filter reference sample kept for the normality tests.
     """
 
     def __init__(self, model: nn.Module, reference, queries, shifted=None, *, corrupted: dict | None = None,
                  n_mistakes: int = 200, n_repairs: int = 100, ks=(1, 2, 5, 10, 15, 20, 25), k: int = 20,
-                 name: str = "model"):
+                 batch_size: int = 128, sample_size: int = 1000, name: str = "model"):
         self.model, self.reference, self.queries, self.shifted = model, reference, queries, shifted
         self.corrupted = dict(corrupted or {})
         self.n_mistakes, self.n_repairs, self.ks, self.k, self.name = n_mistakes, n_repairs, tuple(ks), k, name
+        self.batch_size, self.sample_size = batch_size, sample_size
         self._scores: dict = {}
         self._curves: dict = {}
 
@@ -64,13 +67,15 @@ class Context:
                     **kwargs) -> "Context":
         """The chapters' context under ``profile``; ``data`` reuses ``profile_data(profile)`` across models."""
         reference, queries, shifted, corrupted = cls.profile_data(profile) if data is None else data
-        kwargs = {"n_mistakes": profile.n_query, "ks": profile.intervention_ks, **kwargs}
+        kwargs = {"n_mistakes": profile.n_query, "ks": profile.intervention_ks, "batch_size": profile.batch_size,
+                  "sample_size": profile.n_sample, **kwargs}
         return cls(model, reference, queries, shifted, corrupted=corrupted, name=name, **kwargs)
 
     # -- shared quantities
     @cached_property
     def stats(self) -> ParameterSaliency:
-        return reference_statistics(self.model, self.reference, progress=False)
+        return reference_statistics(self.model, self.reference, batch_size=self.batch_size,
+                                    sample_size=self.sample_size, progress=False)
 
     @cached_property
     def index(self) -> pd.DataFrame:

@@ -42,14 +42,14 @@ def planted_faults(model: nn.Module, columns, factor: float = -1.0) -> Iterator[
 def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n_faults: int = 3,
                             factor: float = -1.0, scorers=("zscore", "pot", "exponential", "random"),
                             ks=(1, 5, 10, 20, 50), seeds=(0,), reference_model: str = "faulty",
-                            progress: bool = True) -> pd.DataFrame:
+                            batch_size: int = 128, progress: bool = True) -> pd.DataFrame:
     """Plant faults, then ask each scorer to find them from the mistakes they cause.
 
     For each stage and seed: ``n_faults`` random filters of that stage get their weights multiplied by
     ``factor``; the pool images that the model classified correctly before and wrongly after are the
     queries. ``reference_model="faulty"`` fits the reference statistics on the faulty model (as a user
     diagnosing it would), ``"clean"`` on the model before the fault (statistics kept from a healthy
-    deployment).
+    deployment). ``batch_size``: images per forward/backward pass of the statistic (memory on a GPU).
     ``scorers``: names in SCORERS, or a dict of name -> scorer (e.g. POT at several quantiles).
     Returns one row per (stage, seed, scorer, query image): ``recall@k`` (share of the planted filters
     among its top k) for each k and ``best_rank`` / ``median_rank`` of the planted filters; a fault that
@@ -61,7 +61,7 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
         raise ValueError(f"reference_model must be 'faulty' or 'clean'; got {reference_model!r}")
     images, labels = first_images(pool)
     clean_pred = _predictions(model, images)
-    clean_stats = ParameterSaliency(model, progress=False).fit(reference) if reference_model == "clean" else None
+    clean_stats = ParameterSaliency(model, batch_size=batch_size, progress=False).fit(reference) if reference_model == "clean" else None
     named = list(scorers.items()) if isinstance(scorers, dict) else [(name, name) for name in scorers]
     rows = []
     for stage in tqdm(stages, disable=not progress, desc="planted faults"):
@@ -75,7 +75,7 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
                 if len(induced) == 0:        # nothing to find: one row per scorer, recall and ranks NaN
                     rows += [{"stage": stage, "seed": seed, "n_induced": 0, "scorer": scorer} for scorer, _ in named]
                     continue
-                stats = clean_stats or ParameterSaliency(model, progress=False).fit(reference)
+                stats = clean_stats or ParameterSaliency(model, batch_size=batch_size, progress=False).fit(reference)
                 values = stats.saliency(images[induced], labels[induced])
                 for scorer, how in named:
                     ranks = stats.rank(values, how)

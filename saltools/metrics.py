@@ -147,6 +147,8 @@ def _curve_scores(model, images, keep, target, substrate, seed, dataset_mean, ou
 def auc(curves: torch.Tensor) -> torch.Tensor:
     """Area under each curve [N, T] with x running from 0 to 1 (trapezoid rule): [N]."""
     curves = torch.as_tensor(curves).double()
+    if curves.ndim != 2 or curves.shape[1] < 2:
+        raise ValueError(f"curves must have shape [N, T] with at least two steps; got {tuple(curves.shape)}")
     return torch.trapezoid(curves, dx=1.0 / (curves.shape[1] - 1), dim=1)
 
 

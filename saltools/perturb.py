@@ -28,12 +28,14 @@ __all__ = ["BASELINES", "Baseline", "METHODS", "average_maps", "baseline_images"
 
 # ----------------------------------------------------------------------------- occlusion
 def occlusion_masks(size: tuple[int, int], window: int, stride: int) -> torch.Tensor:
-    """Keep-masks [P, 1, H, W] (0 inside the window) for every window position, as Captum's Occlusion."""
+    """Keep-masks [P, 1, H, W] (0 inside the window) for every window position, as Captum's Occlusion:
+    windows start every ``stride`` pixels, and where ``size - window`` is not a multiple of ``stride`` a
+    last window, clipped at the edge, covers the remaining rows and columns."""
     h, w = size
     if not (1 <= window <= min(h, w)) or stride < 1:
         raise ValueError(f"window must lie in [1, {min(h, w)}] and stride be >= 1; got {window}, {stride}")
-    tops = range(0, h - window + 1, stride)
-    lefts = range(0, w - window + 1, stride)
+    tops = range(0, min(h, math.ceil((h - window) / stride) * stride + 1), stride)
+    lefts = range(0, min(w, math.ceil((w - window) / stride) * stride + 1), stride)
     keep = torch.ones(len(tops) * len(lefts), 1, h, w)
     for p, (i, j) in enumerate((i, j) for i in tops for j in lefts):
         keep[p, :, i:i + window, j:j + window] = 0

@@ -275,8 +275,11 @@ def rectgrad_explorer(model, n: int = 4, percentile: float = 98.0, brightness: f
 
 def occlusion_explorer(model, images: torch.Tensor, labels: torch.Tensor, baseline: str = "black",
                        window: int = 8, stride: int = 4, windows=(4, 8, 16), strides=(2, 4, 8)) -> dict:
-    """Choose the baseline, window and stride of occlusion: live maps for the images."""
+    """Choose the baseline, window and stride of occlusion: live maps for the images. A stride above the
+    window would leave pixels that no window covers (at 0), so it is capped at the window (the title
+    shows the stride used)."""
     def draw(baseline: str, window: int, stride: int) -> plt.Figure:
+        stride = min(stride, window)
         maps = occlusion(model, images, labels, baseline=baseline, window=window, stride=stride)
         return attribution_maps(images, {f"occlusion, {baseline}, {window}/{stride}": maps}, size=1.5)
 

@@ -54,3 +54,9 @@ def test_brightness_sweep_is_controlled(shapes_model):
     table = st.experiments.brightness_sweep(shapes_model, ["Saliency"], levels=(0.0, 1.0), n=4)
     assert len(table) == 8 and set(table.level) == {0.0, 1.0}
     assert table.mass_accuracy.between(0, 1).all() and table.correct.dtype == bool
+
+
+def test_auc_needs_at_least_two_steps():
+    with pytest.raises(ValueError, match="two steps"):
+        st.metrics.auc(torch.ones(3, 1))
+    assert torch.allclose(st.metrics.auc(torch.ones(2, 5)), torch.ones(2, dtype=torch.float64))

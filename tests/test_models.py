@@ -70,15 +70,27 @@ def test_torchvision_loading_code_on_a_local_cached_state_dict(tmp_path, monkeyp
     cached = tmp_path / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]
     cached.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), cached)
-    model = st.models.load("resnet18")
+    with pytest.raises(st.models.ChecksumError, match=cached.name):
+        st.models.load("resnet18")          # random weights under the real checkpoint's name: refused
+    model = st.models.load("resnet18", weights=cached)      # the same file, given as the user's own
     assert not model.training and len(model.classes) == 1000
     assert torch.equal(model.net.conv1.weight, reference.conv1.weight)
     x = torch.rand(2, 3, 64, 64)
     norm = (x - torch.tensor(st.models.IMAGENET_MEAN)[:, None, None]) / torch.tensor(st.models.IMAGENET_STD)[:, None, None]
     with torch.no_grad():
         assert torch.allclose(model(x), reference.eval()(norm), atol=1e-5)
-    explicit = st.models.load("resnet18", weights=cached)
-    assert torch.equal(explicit.net.fc.weight, reference.fc.weight)
+    assert torch.equal(model.net.fc.weight, reference.fc.weight)
+
+
+def test_a_cached_checkpoint_whose_hash_matches_its_name_loads(tmp_path):
+    good = tmp_path / "weights.pth"
+    good.write_bytes(b"not really weights")
+    named = tmp_path / f"resnet18-{st.models.sha256(good)[:8]}.pth"
+    good.rename(named)
+    assert st.models.check_hash_prefix(named) == named
+    (tmp_path / "resnet18-00000000.pth").write_bytes(b"other")
+    with pytest.raises(st.models.ChecksumError, match="sha256"):
+        st.models.check_hash_prefix(tmp_path / "resnet18-00000000.pth")
 
 
 def test_unknown_model_name():

@@ -374,3 +374,16 @@ def test_widget_draws_a_static_figure(shapes_model, monkeypatch):
     assert len(updates) == 1 and isinstance(updates[0], matplotlib.figure.Figure)
     figures = [obj for obj in shown if isinstance(obj, matplotlib.figure.Figure)]
     assert len(figures) == 1 and len(figures[0].axes) >= 3
+
+
+def test_edits_refuse_negative_or_repeated_filter_columns(shapes_model):
+    image, label = st.data.Shapes(1).images[0], 0
+    n = len(st.models.filter_index(shapes_model))
+    for columns in ([-1], [n]):
+        with pytest.raises(ValueError, match="no negative"):
+            st.paramsal.edited_probabilities(shapes_model, image, label, columns)
+    before = [p.clone() for p in shapes_model.parameters()]
+    with pytest.raises(ValueError, match="distinct"):
+        with st.paramsal.planted_faults(shapes_model, [5, 5]):
+            pass
+    assert all(torch.equal(a, b) for a, b in zip(before, shapes_model.parameters()))

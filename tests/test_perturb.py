@@ -25,16 +25,20 @@ def images():
     return torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
 
-@pytest.mark.parametrize("baseline", ["black", "dataset_mean", "blur", "uniform"])
-def test_occlusion_equals_captum(images, baseline):
+@pytest.mark.parametrize("baseline, window, stride", [("black", 4, 2), ("dataset_mean", 4, 2), ("blur", 4, 2),
+                                                      ("uniform", 4, 2), ("black", 6, 5), ("black", 5, 3)])
+def test_occlusion_equals_captum(images, baseline, window, stride):
+    """Also where the windows do not tile the image (16 - 6 is no multiple of 5): Captum then adds a
+    last, edge-clipped window, so every row and column is covered."""
     model, target = tiny_model(), torch.tensor([0, 2, 4])
-    ours = P.occlusion(model, images, target, baseline=baseline, window=4, stride=2, chunk=7)
+    ours = P.occlusion(model, images, target, baseline=baseline, window=window, stride=stride, chunk=7)
     fill = P.baseline_images(baseline, images)
     fills = torch.stack([P.baseline_images(baseline, images[n:n + 1], seed=n)[0] for n in range(3)])
-    theirs = Occlusion(model).attribute(images, sliding_window_shapes=(3, 4, 4), strides=(3, 2, 2),
+    theirs = Occlusion(model).attribute(images, sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
                                         baselines=fills if baseline == "uniform" else fill, target=target,
                                         perturbations_per_eval=1)
     assert torch.allclose(ours, theirs.double().sum(1) / 3, atol=1e-6)   # Captum accumulates in float32
+    assert (P.occlusion_masks((16, 16), window, stride) == 0).any(0).all()  # every pixel is occluded once
 
 
 def test_rise_equals_the_naive_formula(images):

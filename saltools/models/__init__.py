@@ -11,14 +11,14 @@ from .architectures import (IMAGENET_MEAN, IMAGENET_STD, InvertedResidual, Norma
 from .evaluation import Mistakes, accuracy, as_images, mistakes, predict, robustness
 from .filters import conv_layers, filter_index
 from .loading import (ARCHITECTURES, SHIPPED, TORCHVISION, ChecksumError, ShippedModel, WeightsUnavailableError, asset_path,
-                      available, load, load_checked, sha256, torchvision_weights_obtainable,
+                      available, check_hash_prefix, load, load_checked, sha256, torchvision_weights_obtainable,
                       torchvision_weights_path, torchvision_weights_url)
 from .training import fit_normalization, train, train_shapes_model, train_shapes_resnet
 
 __all__ = ["ARCHITECTURES", "IMAGENET_MEAN", "InvertedResidual", "ShapesMobileNet", "ShapesVGG", "train_shapes_model",
            "IMAGENET_MEAN", "IMAGENET_STD", "SHIPPED", "TORCHVISION", "ChecksumError", "Mistakes", "Normalize",
            "Normalized", "ShapesResNet", "ShippedModel", "WeightsUnavailableError", "accuracy", "as_images",
-           "asset_path", "available", "class_targets", "conv_layers", "device_of", "filter_index",
+           "asset_path", "available", "check_hash_prefix", "class_targets", "conv_layers", "device_of", "filter_index",
            "fit_normalization", "in_layout", "load", "load_checked", "memory_layout_fallback", "mistakes",
            "predict", "preserved_state", "robustness", "sha256", "torchvision_weights_obtainable",
            "torchvision_weights_path", "torchvision_weights_url", "train", "train_shapes_resnet"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -157,7 +158,7 @@ def _torchvision_weights_file(url: str) -> Path:
     """The cached torchvision checkpoint, downloaded first if the host answers within seconds."""
     cached = torchvision_weights_path(url)
     if cached.exists():
-        return cached
+        return check_hash_prefix(cached)
     advice = (f"pretrained weights {cached.name} are not cached under {cached.parent} and cannot be "
               f"downloaded from {urlparse(url).netloc} (offline?). Either use the embedded profile "
               f"(SALTOOLS_PROFILE=embedded, model 'shapes-resnet'), or put the file there once from a "
@@ -170,6 +171,17 @@ def _torchvision_weights_file(url: str) -> Path:
         raise WeightsUnavailableError(f"{advice} ({err})") from err
     return cached
 
+
+
+def check_hash_prefix(path: Path) -> Path:
+    """``path`` if its sha256 starts with the hex digits after the last "-" of its name (torch.hub's
+    convention for checkpoints, e.g. ``resnet50-0676ba61.pth``); ChecksumError otherwise."""
+    match = re.search(r"-([0-9a-f]{8,})\.", path.name)
+    if match and not sha256(path).startswith(match.group(1)):
+        raise ChecksumError(f"the cached weights file {path} does not have the sha256 its name promises "
+                            f"({match.group(1)}...): it is truncated or was replaced; delete it to download it "
+                            "again, or pass weights=PATH to load a file of your own")
+    return path
 
 
 def torchvision_weights_url(name: str) -> str:

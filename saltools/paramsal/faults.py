@@ -22,10 +22,13 @@ def planted_faults(model: nn.Module, columns, factor: float = -1.0) -> Iterator[
     the original weights are restored on exit, also on error."""
     convs = conv_layers(model)
     bounds = np.cumsum([0] + [c.out_channels for _, c in convs])
+    columns = [int(c) for c in columns]
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"filter columns must be distinct (each is multiplied by the factor once); got {columns}")
     saved = []
     try:
         with torch.no_grad():
-            for col in sorted(int(c) for c in columns):
+            for col in sorted(columns):
                 i = int(np.searchsorted(bounds, col, side="right") - 1)
                 if not 0 <= i < len(convs):
                     raise ValueError(f"filter column {col} is out of range [0, {bounds[-1]})")

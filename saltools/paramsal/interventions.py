@@ -69,9 +69,13 @@ def edited_probabilities(model: nn.Module, image: torch.Tensor, label: int, colu
                          lr: float = 1e-3) -> torch.Tensor:
     """Softmax probabilities of one image after zeroing (or one SGD step on) the filters ``columns``."""
     n_filters = sum(c.out_channels for _, c in conv_layers(model))
+    columns = torch.as_tensor(columns, dtype=torch.long).reshape(-1)
+    if len(columns) and (columns.min() < 0 or columns.max() >= n_filters):
+        raise ValueError(f"filter columns must lie in [0, {n_filters}) (no negative indices); got "
+                         f"{columns.min().item()} to {columns.max().item()}")
     device = next(model.parameters()).device
     mask = torch.zeros(1, n_filters, device=device)
-    mask[0, torch.as_tensor(columns, dtype=torch.long)] = 1.0
+    mask[0, columns.to(device)] = 1.0
     x = image.to(device)
     with preserved_state(model):
         model.eval()

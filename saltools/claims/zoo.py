@@ -20,6 +20,7 @@ from .evaluation import CLAIMS, CONTEXTS, scoreboard
 from .input_bias import InputBiasContext
 from .perturbation import PerturbationContext
 
+COLUMNS = ("claim", "chapter", "model", "effect", "low", "high", "n", "verdict")
 
 
 def zoo_settings(profile) -> dict:
@@ -29,8 +30,6 @@ def zoo_settings(profile) -> dict:
     return {"n_reference": profile.n_reference // 2, "n_repairs": max(1, profile.n_query // 5),
             "n_images": profile.n_images // 2, "n_objects": max(2, profile.n_objects // 2),
             "n_perturbed": profile.n_perturbed}
-
-COLUMNS = ("claim", "chapter", "model", "effect", "low", "high", "n", "verdict")
 
 
 def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, n_perturbed: int = 8,

@@ -32,9 +32,9 @@ def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = Fal
 def accuracy(model: nn.Module, dataset, labels: torch.Tensor | None = None, batch_size: int = 64) -> float:
     """Top-1 accuracy on a Dataset of (image, label, ...) or on images with labels (one pass over the data)."""
     if labels is None and not hasattr(dataset, "labels"):
-        correct = [(predict(model, batch[0], batch_size).argmax(1) == torch.as_tensor(batch[1])).sum().item()
-                   for batch in torch.utils.data.DataLoader(dataset, batch_size=batch_size)]
-        return sum(correct) / max(1, len(dataset))
+        correct = sum((predict(model, x, batch_size).argmax(1) == y).sum().item()
+                      for _, x, y in _growing_batches(dataset, batch_size, batch_size))
+        return correct / max(1, len(dataset))
     labels = dataset.labels if labels is None else labels
     return (predict(model, dataset, batch_size).argmax(1) == torch.as_tensor(labels)).float().mean().item()
 
@@ -48,7 +48,7 @@ def as_images(images) -> torch.Tensor:
     if hasattr(images, "images"):
         return images.images
     if isinstance(images, torch.utils.data.Dataset):
-        return torch.stack([images[i][0] for i in range(len(images))])
+        return first_images(images)[0]
     raise TypeError(f"expected a tensor [N, C, H, W] or a Dataset; got {type(images).__name__}")
 
 

@@ -62,9 +62,12 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
     stages = list(index.stage.unique()) if stages is None else list(stages)
     if reference_model not in ("faulty", "clean"):
         raise ValueError(f"reference_model must be 'faulty' or 'clean'; got {reference_model!r}")
+    def fitted() -> ParameterSaliency:
+        return ParameterSaliency(model, batch_size=batch_size, progress=False).fit(reference)
+
     images, labels = first_images(pool)
     clean_pred = _predictions(model, images)
-    clean_stats = ParameterSaliency(model, batch_size=batch_size, progress=False).fit(reference) if reference_model == "clean" else None
+    clean_stats = fitted() if reference_model == "clean" else None
     named = list(scorers.items()) if isinstance(scorers, dict) else [(name, name) for name in scorers]
     rows = []
     for stage in tqdm(stages, disable=not progress, desc="planted faults"):
@@ -78,7 +81,7 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
                 if len(induced) == 0:        # nothing to find: one row per scorer, recall and ranks NaN
                     rows += [{"stage": stage, "seed": seed, "n_induced": 0, "scorer": scorer} for scorer, _ in named]
                     continue
-                stats = clean_stats or ParameterSaliency(model, batch_size=batch_size, progress=False).fit(reference)
+                stats = clean_stats or fitted()
                 values = stats.saliency(images[induced], labels[induced])
                 for scorer, how in named:
                     ranks = stats.rank(values, how)
@@ -93,5 +96,5 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
     return pd.DataFrame(rows, columns=columns + [f"recall@{k}" for k in ks])
 
 
-def _predictions(model: nn.Module, dataset) -> torch.Tensor:
-    return predict(model, dataset).argmax(1)
+def _predictions(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return predict(model, images).argmax(1)

@@ -1,7 +1,8 @@
 """saltools: how far CNN saliency methods can be trusted, measured. Modules, lowest layer first; each
 imports only from the rows above it, never another module's underscore names:
 
-    _torch, _network, _hashing  leave the model as found, class targets, batch checks; network probes; hashing
+    _torch, _network, _hashing  leave the model as found, class targets; network probes; hashing
+    checks        the input gate: images, labels, maps, masks and sizes checked at every public function
     data/         shapes, corruptions, noise, real photos and Imagenette (real); for_profile
     models/       architectures, loading and weight checks, the filter index (filters), training, evaluation
     profiles      embedded / full: which model, data and sizes a chapter uses
@@ -20,9 +21,9 @@ imports only from the rows above it, never another module's underscore names:
 Data flows down this list: a chapter calls claims and experiments, which call methods and metrics,
 which call models and data.
 """
-from . import (attributions, baselines, claims, data, depth, evt, experiments, metrics, models, paramsal, perturb,
-               plots, profiles, rectgrad, widgets)
+from . import (attributions, baselines, checks, claims, data, depth, evt, experiments, metrics, models, paramsal,
+               perturb, plots, profiles, rectgrad, widgets)
 
 __version__ = "0.1.0"
-__all__ = ["attributions", "baselines", "claims", "data", "depth", "evt", "experiments", "metrics", "models", "paramsal",
-           "perturb", "plots", "profiles", "rectgrad", "widgets", "__version__"]
+__all__ = ["attributions", "baselines", "checks", "claims", "data", "depth", "evt", "experiments", "metrics", "models",
+           "paramsal", "perturb", "plots", "profiles", "rectgrad", "widgets", "__version__"]

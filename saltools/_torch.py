@@ -2,8 +2,8 @@
 
 ``preserved_state`` restores train/eval flags and ``requires_grad`` on exit; ``memory_layout_fallback``
 and ``in_layout`` run a model on channels-last inputs where it can take them; ``class_targets`` turns
-``target=`` arguments into class indices; ``device_of`` is where a model's parameters live;
-``images_and_labels`` checks a batch of images with their labels.
+``target=`` arguments into class indices; ``device_of`` is where a model's parameters live.
+The input gate is ``saltools.checks``.
 """
 from __future__ import annotations
 
@@ -72,19 +72,3 @@ def device_of(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (CPU for a model without parameters)."""
     p = next(iter(model.parameters()), None)
     return p.device if p is not None else torch.device("cpu")
-
-
-def images_and_labels(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
-    """``images`` [N, C, H, W] floating point and ``labels`` [N] as int64; ValueError/TypeError otherwise."""
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be a tensor [N, C, H, W]; got "
-                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
-    labels = torch.as_tensor(labels)
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(f"labels must be a 1-D tensor with one label per image ({len(images)}); "
-                         f"got shape {tuple(labels.shape)}")
-    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        raise TypeError(f"labels must be integer class indices; got dtype {labels.dtype}")
-    if not images.dtype.is_floating_point:
-        raise TypeError(f"images must be floating point in [0, 1]; got dtype {images.dtype}")
-    return images, labels.long()

@@ -19,7 +19,8 @@ from zennit.rules import Epsilon, Pass
 from zennit.torchvision import ResNetCanonizer
 from zennit.types import Convolution
 
-from ._torch import class_targets, device_of, in_layout, memory_layout_fallback, preserved_state
+from . import checks
+from ._torch import class_targets, in_layout, memory_layout_fallback, preserved_state
 from .models.architectures import Normalize
 from .rectgrad import RectGrad
 
@@ -86,19 +87,20 @@ def attribute(model: nn.Module, method: str | Callable, images: torch.Tensor, ta
         build = method
     else:
         raise TypeError(f"method must be a name or a callable; got {type(method).__name__}")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be a tensor [N, C, H, W]; got {getattr(images, 'shape', type(images))}")
-    if target is not None:
-        target = class_targets(target, len(images))
-    device = device_of(model)
+    images = checks.images(images, model=model)
+    batch_size = checks.positive_int(batch_size, "batch_size")
     out = []
     with preserved_state(model), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(require[sd]?_?grad|backward hooks).*")
         model.eval()
+        if target is not None:
+            with torch.no_grad():
+                classes = model(checks.model_input(images[:1], model)).shape[1]
+            target = checks.labels(target, len(images), "target", classes=classes)
         run = build(model)
         for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc=str(method)):
-            x = images[lo:lo + batch_size].to(device)
-            t = None if target is None else target[lo:lo + batch_size].to(device)
+            x = checks.model_input(images[lo:lo + batch_size], model)
+            t = None if target is None else target[lo:lo + batch_size].to(x.device)
             maps = memory_layout_fallback(model, lambda channels_last: run(in_layout(x, channels_last), target=t))
             out.append(maps.detach().cpu().contiguous())
     return torch.cat(out)

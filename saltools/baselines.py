@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._torch import class_targets, device_of, in_layout, memory_layout_fallback
+from . import checks
+from ._torch import class_targets, in_layout, memory_layout_fallback
 from .models.evaluation import predict
 
 
@@ -87,17 +88,21 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
              "default for normalized inputs)"),
     Baseline("image_mean", lambda x, r, g, mean: x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone(),
              "each image's own mean colour (Quantus' 'mean' is one value over all channels)"),
-    Baseline("blur", lambda x, r, g, mean: _gaussian_blur(x), "Gaussian blur, kernel 11, sigma 5 (RISE's "
-             "insertion substrate)"),
+    Baseline("blur", lambda x, r, g, mean: _gaussian_blur(x), "the image blurred by a separable Gaussian "
+             "(11 taps, sigma 5, borders reflected) in [0, 1] space; like RISE's insertion substrate in spirit, "
+             "not its kernel (RISE blurs in normalized space with zero padding)"),
     Baseline("uniform", lambda x, r, g, mean: torch.rand(x.shape, generator=g).to(x),
              "uniform noise U(0, 1) per pixel and channel"),
     Baseline("gaussian", lambda x, r, g, mean: (x + 0.2 * torch.randn(x.shape, generator=g).to(x)).clamp(0, 1),
              "the image plus Gaussian noise of standard deviation 0.2, clipped to [0, 1]"),
     Baseline("inpaint", lambda x, r, g, mean: diffusion_fill(x, r), "the removed region filled from its "
-             "surroundings (diffusion fill); depends on the region removed", depends_on_region=True),
-    Baseline("noisy_inpaint", lambda x, r, g, mean: _noisy_fill(x, r, g), "noisy linear imputation (ROAD, Rong "
-             "et al. 2022): the diffusion fill plus Gaussian noise of standard deviation 0.05 on the removed "
-             "pixels, so the fill does not trace the removed region's shape", depends_on_region=True),
+             "surroundings: ``diffusion_fill``, 12 Jacobi sweeps of the Laplace equation per pyramid level (1/4, "
+             "1/2, full size) from the kept pixels' mean; a cheap, not fully converged harmonic fill, not "
+             "biharmonic inpainting; depends on the region removed", depends_on_region=True),
+    Baseline("noisy_inpaint", lambda x, r, g, mean: _noisy_fill(x, r, g), "the ``inpaint`` fill plus Gaussian "
+             "noise of standard deviation 0.05 on the removed pixels, clipped to [0, 1]: the idea of ROAD's noisy "
+             "linear imputation (Rong et al. 2022), not its solver (ROAD solves the neighbour-average system "
+             "exactly)", depends_on_region=True),
 ]}
 
 
@@ -112,8 +117,7 @@ def baseline_images(name: str, images: torch.Tensor, removed: torch.Tensor | Non
     region to be replaced (used by region-dependent fills; default: the whole image)."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; expected one of {sorted(BASELINES)}")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be a tensor [N, C, H, W]; got {getattr(images, 'shape', type(images))}")
+    checks.images(images)
     if removed is None:
         removed = torch.ones(len(images), 1, *images.shape[-2:], dtype=torch.bool, device=images.device)
     generator = torch.Generator().manual_seed(seed)
@@ -160,13 +164,10 @@ def perturbed_scores(model, image, fill, keep, target, output, chunk):
 
 def prepared_targets(model: nn.Module, images: torch.Tensor, target) -> tuple[torch.Tensor, torch.Tensor]:
     """``images`` on the model's device and their class targets [N] (``target=None``: the prediction)."""
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"images must be a non-empty tensor [N, C, H, W]; got {getattr(images, 'shape', type(images))}")
-    device = device_of(model)
-    images = images.to(device)
+    images = checks.model_input(checks.images(images, model=model), model)
     with torch.no_grad():
         logits = model(images)
-    return images, class_targets(target, len(images), logits, device=device)
+    return images, class_targets(target, len(images), logits, device=images.device)
 
 
 def fills_for(baseline: str, image: torch.Tensor, removed: torch.Tensor, seed: int, dataset_mean) -> torch.Tensor:

@@ -122,7 +122,7 @@ def fit_gpd(excesses, counts=None, grid: int = 24, newton_steps: int = 50) -> tu
     mean = np.where(n > 0, y.sum(1) / np.maximum(n, 1), 0.0)
     ymax = y.max(1, initial=0.0)
     shape, scale = np.zeros(rows), mean.copy()
-    fittable = (n >= MIN_EXCESSES) & (ymax > 0) & (y.std(1) > 0)
+    fittable = gpd_fittable(y, valid)
     if (~fittable).any():
         warnings.warn(f"{int((~fittable).sum())} of {rows} tails have fewer than {MIN_EXCESSES} distinct "
                       "excesses; they get an exponential fit (shape 0)", RuntimeWarning, stacklevel=2)
@@ -132,6 +132,15 @@ def fit_gpd(excesses, counts=None, grid: int = 24, newton_steps: int = 50) -> tu
         if len(sel):
             shape[sel], scale[sel] = _fit_rows(y[sel], valid[sel], n[sel], ymax[sel], mean[sel], grid, newton_steps)
     return shape, scale
+
+
+def gpd_fittable(excesses, valid=None) -> np.ndarray:
+    """Which rows of excesses [F, n] (``valid`` marks padded entries) a GPD fit can use: at least
+    ``MIN_EXCESSES`` excesses, not all equal (relative spread above 1e-9; equal values have no MLE)."""
+    y = np.asarray(excesses, dtype=np.float64)
+    valid = np.ones(y.shape, bool) if valid is None else valid
+    high, low = np.where(valid, y, -np.inf).max(1), np.where(valid, y, np.inf).min(1)
+    return (valid.sum(1) >= MIN_EXCESSES) & (high > 0) & (high - low > 1e-9 * high)
 
 
 def _fit_rows(y, valid, n, ymax, mean, grid, newton_steps):

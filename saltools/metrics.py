@@ -3,6 +3,7 @@ metrics and the agreement of metric variants on a ranking of methods."""
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import krippendorff
 import numpy as np
@@ -11,18 +12,17 @@ import torch
 from scipy import stats
 from skimage.metrics import structural_similarity
 
+from . import checks
 from ._torch import in_layout, memory_layout_fallback, preserved_state
-from .baselines import fills_for, prepared_targets, target_scores
+from .baselines import BASELINES, fills_for, prepared_targets, target_scores
 
 
 def _check_maps(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     maps, masks = torch.as_tensor(maps), torch.as_tensor(masks)
     if maps.ndim == 2:
         maps, masks = maps[None], masks[None]
-    if maps.ndim != 3 or maps.shape != masks.shape:
-        raise ValueError(f"maps and masks must both have shape [N, H, W] (or [H, W]); got "
-                         f"{tuple(maps.shape)} and {tuple(masks.shape)}")
-    return maps.float(), masks.bool()
+    maps = checks.maps(maps)
+    return maps, checks.masks(masks, shape=maps.shape)
 
 
 def relevance_mass(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -59,10 +59,10 @@ def luminance(images: torch.Tensor) -> torch.Tensor:
 def luminance_correlation(maps: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Pearson correlation, per image, of |relevance| with pixel luminance: [N]. Near 0 means the map
     does not care how bright a pixel is; strongly positive means bright pixels get the relevance."""
-    maps = torch.as_tensor(maps).float()
-    if maps.ndim != 3 or images.ndim != 4 or images.shape[0] != maps.shape[0] or images.shape[2:] != maps.shape[1:]:
-        raise ValueError(f"expected maps [N, H, W] and images [N, 3, H, W] of the same size; got "
-                         f"{tuple(maps.shape)} and {tuple(images.shape)}")
+    images = checks.images(images)
+    if images.shape[1] != 3:
+        raise ValueError(f"images must be RGB [N, 3, H, W]; got {tuple(images.shape)}")
+    maps = checks.maps(maps, shape=(len(images), *images.shape[2:]))
     return _pearson_rows(maps.abs().flatten(1), luminance(images.float()).flatten(1))
 
 
@@ -70,10 +70,8 @@ def map_agreement(first: torch.Tensor, second: torch.Tensor, top: float = 0.1) -
     """How alike two sets of maps [N, H, W] are, one row per image: Spearman correlation of |map| and of
     the signed map, Kendall's tau of |map|, the share of the top ``top`` fraction of pixels (by |map|)
     that both maps pick, and SSIM of the |maps| each scaled to [0, 1] (scikit-image)."""
-    first, second = torch.as_tensor(first).float(), torch.as_tensor(second).float()
-    if first.ndim != 3 or first.shape != second.shape:
-        raise ValueError(f"expected two map sets [N, H, W] of one shape; got {tuple(first.shape)} and "
-                         f"{tuple(second.shape)}")
+    first = checks.maps(first, "first")
+    second = checks.maps(second, "second", shape=first.shape)
     if not 0 < top <= 1:
         raise ValueError(f"top must be a fraction in (0, 1]; got {top!r}")
     a, b = first.flatten(1).numpy(), second.flatten(1).numpy()
@@ -86,9 +84,23 @@ def map_agreement(first: torch.Tensor, second: torch.Tensor, top: float = 0.1) -
     kendall = [stats.kendalltau(x, y).statistic for x, y in zip(np.abs(a), np.abs(b))]
     scaled_a = first.abs() / first.abs().flatten(1).amax(1).clamp_min(1e-30)[:, None, None]
     scaled_b = second.abs() / second.abs().flatten(1).amax(1).clamp_min(1e-30)[:, None, None]
-    ssim = [structural_similarity(x.numpy(), y.numpy(), data_range=1.0) for x, y in zip(scaled_a, scaled_b)]
+    ssim = _ssim(scaled_a, scaled_b)
     return pd.DataFrame({"image": np.arange(len(a)), "spearman_abs": spearman_abs, "spearman": spearman,
                          "kendall_abs": kendall, "top_overlap": overlap, "ssim": ssim})
+
+
+def _ssim(first: torch.Tensor, second: torch.Tensor) -> np.ndarray:
+    """SSIM per map pair with scikit-image's 7 x 7 window, or the largest odd window that fits smaller
+    maps (with a warning); NaN, with a warning, for maps under 3 x 3."""
+    window = min(7, min(first.shape[1:]) - (1 - min(first.shape[1:]) % 2))
+    if window < 7:
+        warnings.warn(f"maps of {tuple(first.shape[1:])} pixels are smaller than SSIM's 7 x 7 window: "
+                      + (f"using a {window} x {window} window" if window >= 3 else "SSIM is NaN"), RuntimeWarning,
+                      stacklevel=3)
+    if window < 3:
+        return np.full(len(first), np.nan)
+    return np.array([structural_similarity(x.numpy(), y.numpy(), data_range=1.0, win_size=window)
+                     for x, y in zip(first, second)])
 
 
 def _rank_correlation(a, b):
@@ -110,12 +122,11 @@ def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=N
     Each image's steps go through the model in batches of ``chunk``."""
     if mode not in ("deletion", "insertion") or order not in ("morf", "lerf"):
         raise ValueError(f"mode must be 'deletion' or 'insertion' and order 'morf' or 'lerf'; got {mode!r}, {order!r}")
-    maps = torch.as_tensor(maps)
-    if maps.ndim != 3 or images.ndim != 4 or maps.shape[0] != images.shape[0] or maps.shape[1:] != images.shape[2:]:
-        raise ValueError(f"expected images [N, C, H, W] and maps [N, H, W] of the same size; got "
-                         f"{tuple(images.shape)} and {tuple(maps.shape)}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
+    images = checks.images(images, model=model)
+    maps = checks.maps(maps, shape=(len(images), *images.shape[2:]))
+    steps, chunk = checks.positive_int(steps, "steps"), checks.positive_int(chunk, "chunk")
+    if substrate not in BASELINES:
+        raise ValueError(f"unknown substrate {substrate!r}; expected one of {sorted(BASELINES)}")
     pixels, steps_shape = maps[0].numel(), (steps + 1, 1, *maps.shape[1:])
     thresholds = torch.linspace(0, pixels, steps + 1).round()
     with preserved_state(model), torch.no_grad():
@@ -156,7 +167,11 @@ def aopc(curves: torch.Tensor, k: int | None = None) -> torch.Tensor:
     """Area over the MoRF perturbation curve (Samek et al. 2017): mean drop from the unperturbed score
     over the first ``k`` + 1 steps (default all): [N]."""
     curves = torch.as_tensor(curves).double()
+    if curves.ndim != 2 or curves.shape[1] < 2:
+        raise ValueError(f"curves must have shape [N, T] with at least two steps; got {tuple(curves.shape)}")
     k = curves.shape[1] - 1 if k is None else k
+    if not 1 <= k < curves.shape[1]:
+        raise ValueError(f"k must lie in [1, {curves.shape[1] - 1}] (steps after the unperturbed one); got {k}")
     return (curves[:, :1] - curves[:, :k + 1]).mean(1)
 
 

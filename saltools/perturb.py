@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from skimage.segmentation import slic
 from tqdm.auto import tqdm
 
+from . import checks
 from ._torch import preserved_state
 from .baselines import (BASELINES, Baseline, baseline_images, baseline_predictions, diffusion_fill, fills_for,
                         perturbed_scores, prepared_targets, target_scores)
@@ -29,11 +30,13 @@ __all__ = ["BASELINES", "Baseline", "METHODS", "average_maps", "baseline_images"
 # ----------------------------------------------------------------------------- occlusion
 def occlusion_masks(size: tuple[int, int], window: int, stride: int) -> torch.Tensor:
     """Keep-masks [P, 1, H, W] (0 inside the window) for every window position, as Captum's Occlusion:
-    windows start every ``stride`` pixels, and where ``size - window`` is not a multiple of ``stride`` a
-    last window, clipped at the edge, covers the remaining rows and columns."""
+    windows start every ``stride`` (<= ``window``) pixels, and where ``size - window`` is not a multiple of
+    ``stride`` a last window, clipped at the edge, covers the remaining rows and columns."""
     h, w = size
-    if not (1 <= window <= min(h, w)) or stride < 1:
-        raise ValueError(f"window must lie in [1, {min(h, w)}] and stride be >= 1; got {window}, {stride}")
+    window, stride = checks.positive_int(window, "window"), checks.positive_int(stride, "stride")
+    if not (window <= min(h, w)) or stride > window:
+        raise ValueError(f"window must lie in [1, {min(h, w)}] and stride in [1, window] (a larger stride never "
+                         f"occludes the pixels between windows; Captum refuses it too); got {window}, {stride}")
     tops = range(0, min(h, math.ceil((h - window) / stride) * stride + 1), stride)
     lefts = range(0, min(w, math.ceil((w - window) / stride) * stride + 1), stride)
     keep = torch.ones(len(tops) * len(lefts), 1, h, w)
@@ -53,7 +56,7 @@ def occlusion(model: nn.Module, images: torch.Tensor, target=None, *, baseline: 
     ``benchmarks/bench_perturb.py``); ``output`` is
     "logit" (Captum's convention) or "probability".
     """
-    masks = occlusion_masks(tuple(images.shape[-2:]), window, stride)
+    masks = occlusion_masks(tuple(checks.images(images, model=model).shape[-2:]), window, stride)
     return _mask_attribution(model, images, target, baseline, lambda n: masks, output, chunk, seed, dataset_mean,
                              progress, mode="occlusion")
 
@@ -62,8 +65,9 @@ def occlusion(model: nn.Module, images: torch.Tensor, target=None, *, baseline: 
 def rise_masks(n: int, size: tuple[int, int], grid: int = 8, p1: float = 0.5, seed: int = 0) -> torch.Tensor:
     """RISE's masks [n, 1, H, W] (Petsiuk et al. 2018): a random ``grid`` x ``grid`` binary grid (cells kept
     with probability ``p1``), upsampled bilinearly to (grid + 1) cells and cropped at a random shift."""
-    if n < 1 or grid < 1 or not 0 < p1 <= 1:
-        raise ValueError(f"need n >= 1, grid >= 1 and p1 in (0, 1]; got {n}, {grid}, {p1}")
+    n, grid = checks.positive_int(n, "n_masks"), checks.positive_int(grid, "grid")
+    if not 0 < p1 <= 1:
+        raise ValueError(f"p1 (the share of cells kept) must lie in (0, 1]; got {p1!r}")
     h, w = size
     g = torch.Generator().manual_seed(seed)
     cell_h, cell_w = math.ceil(h / grid), math.ceil(w / grid)
@@ -82,7 +86,7 @@ def rise(model: nn.Module, images: torch.Tensor, target=None, *, baseline: str =
     """RISE maps [N, H, W]: ``sum_i score(x * M_i + b * (1 - M_i)) M_i / (N p1)`` over ``n_masks`` masks
     (``rise_masks``), scores the target's softmax probability as in the original code. The default
     baseline is the original's (0 in normalized space, the dataset mean colour)."""
-    masks = rise_masks(n_masks, tuple(images.shape[-2:]), grid, p1, seed)
+    masks = rise_masks(n_masks, tuple(checks.images(images, model=model).shape[-2:]), grid, p1, seed)
     maps = _mask_attribution(model, images, target, baseline, lambda n: masks, output, chunk, seed, dataset_mean,
                              progress, mode="rise")
     return maps / (n_masks * p1)
@@ -97,6 +101,7 @@ def _mask_attribution(model, images, target, baseline, masks_for, output, chunk,
         raise ValueError(f"unknown baseline {baseline!r}; expected one of {sorted(BASELINES)}")
     if output not in ("logit", "probability"):
         raise ValueError(f"output must be 'logit' or 'probability'; got {output!r}")
+    chunk = checks.positive_int(chunk, "chunk")
     maps = []
     with preserved_state(model), torch.no_grad():
         model.eval()
@@ -120,6 +125,8 @@ def _mask_attribution(model, images, target, baseline, masks_for, output, chunk,
 # ----------------------------------------------------------------------------- superpixel ablation
 def superpixels(images: torch.Tensor, n_segments: int = 40, compactness: float = 10.0) -> torch.Tensor:
     """SLIC superpixels (scikit-image) per image: integer labels [N, H, W]."""
+    checks.images(images)
+    n_segments = checks.positive_int(n_segments, "n_segments")
     labels = [slic(x.permute(1, 2, 0).cpu().double().numpy(), n_segments=n_segments, compactness=compactness,
                    start_label=0) for x in images]
     return torch.from_numpy(np.stack(labels)).long()
@@ -131,8 +138,7 @@ def superpixel_ablation(model: nn.Module, images: torch.Tensor, target=None, *, 
     """Feature ablation over SLIC superpixels: each segment's relevance is the drop of the target score
     when it alone is replaced by the baseline (what Captum's ``FeatureAblation`` computes, here batched
     and with every baseline, including fills of the removed segment); maps [N, H, W]."""
-    images = torch.as_tensor(images)
-    segments = superpixels(images)
+    segments = superpixels(checks.images(images, model=model))
 
     def masks_for(n: int) -> torch.Tensor:
         labels = segments[n]

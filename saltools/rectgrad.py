@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
+from . import checks
 from ._torch import class_targets, preserved_state
 from .models.architectures import Normalize
 
@@ -159,12 +160,12 @@ class RectGrad:
         extra = _as_tuple(additional_forward_args)
         with preserved_state(model), torch.enable_grad():
             model.eval()
-            x = inputs.detach().clone().requires_grad_(True)
+            x = checks.model_input(inputs.detach(), model).clone().requires_grad_(True)
             with _padding_trick(model, self.padding_trick), _RectifyReLUs(_Gate(self.percentile, self.threshold)):
                 logits = model(x, *extra)
             chosen = _select(logits, target)
             (grad,) = torch.autograd.grad(chosen.sum(), x)
-        return grad
+        return grad.to(inputs.dtype)
 
     def attribute(self, inputs: torch.Tensor, target=None, additional_forward_args=None) -> torch.Tensor:
         """Maps shaped like ``inputs``: rectified gradient x input (or the gradient alone if
@@ -196,6 +197,7 @@ def _check_inputs(inputs, model: nn.Module) -> torch.Tensor:
         raise ValueError(f"inputs must be a non-empty batch [N, ...]; got shape {tuple(inputs.shape)}")
     if not inputs.is_floating_point():
         raise TypeError(f"inputs must be floating point; got {inputs.dtype}")
+    checks.values(inputs, "inputs", value_range=checks.input_range(model))
     device = next((p.device for p in model.parameters()), inputs.device)
     if inputs.device != device:
         raise ValueError(f"inputs are on {inputs.device} but the model is on {device}")
@@ -241,6 +243,12 @@ class InSpace(nn.Module):
             mean, std = own.mean.flatten().tolist(), own.std.flatten().tolist()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    @property
+    def input_range(self) -> tuple[float, float]:
+        """The values encoded images take (what ``saltools.checks`` accepts as this model's inputs)."""
+        ends = self.encode(torch.tensor([0.0, 1.0]).view(2, 1, 1, 1).expand(2, len(self.mean.flatten()), 1, 1))
+        return float(ends.min()), float(ends.max())
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] -> this space."""

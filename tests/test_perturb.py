@@ -212,3 +212,17 @@ def test_models_that_view_activations_get_contiguous_batches(images):
     flatten_net = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), fc).eval()
     ours = P.occlusion(ViewNet().eval(), images, 1, window=4, stride=4)
     torch.testing.assert_close(ours, P.occlusion(flatten_net, images, 1, window=4, stride=4))
+
+
+def test_blur_and_noisy_inpaint_are_what_their_documentation_says():
+    from torchvision.transforms.functional import gaussian_blur
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    blur = P.baseline_images("blur", images)
+    assert torch.allclose(blur, gaussian_blur(images, [11, 11], [5.0, 5.0]), atol=1e-5)   # 11 taps, sigma 5, reflect
+    removed = torch.zeros(2, 1, 32, 32, dtype=torch.bool)
+    removed[:, :, 8:24, 8:24] = True
+    fill = P.baseline_images("inpaint", images, removed)
+    noisy = P.baseline_images("noisy_inpaint", images, removed)
+    assert torch.equal(noisy[~removed.expand_as(noisy)], images[~removed.expand_as(images)])
+    noise = (noisy - fill)[removed.expand_as(noisy) & (noisy > 0) & (noisy < 1)]
+    assert 0.04 < noise.std() < 0.06 and abs(noise.mean()) < 0.01

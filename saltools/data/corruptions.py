@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
+from .. import checks
 from .._hashing import key as hash_key, name_id
 from .noise import noise_field, smooth_noise
 
@@ -90,7 +91,8 @@ def corrupt(images: torch.Tensor, corruption: str, severity: int, keys: np.ndarr
         raise ValueError(f"unknown corruption {corruption!r}; expected one of {sorted(CORRUPTIONS)}")
     if severity not in (1, 2, 3, 4, 5):
         raise ValueError(f"severity must be an integer from 1 to 5; got {severity!r}")
-    if images.ndim != 4 or images.shape[1] != 3:
+    checks.images(images)
+    if images.shape[1] != 3:
         raise ValueError(f"images must have shape [N, 3, H, W]; got {tuple(images.shape)}")
     keys = np.arange(len(images), dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
     spec = CORRUPTIONS[corruption]

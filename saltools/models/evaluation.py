@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from .._torch import device_of, in_layout, memory_layout_fallback, preserved_state
+from .. import checks
+from .._torch import in_layout, memory_layout_fallback, preserved_state
 from ..data import CORRUPTIONS, Shapes, first_images
 
 
@@ -17,11 +18,11 @@ def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = Fal
     """Logits [N, classes] for images in [0, 1] (a tensor or a Dataset), in eval mode, batched, in
     channels-last memory where the model takes it (batches of 64 stay in a CPU's cache: up to 2.4x
     faster than 256 for the zoo's MobileNet, ``benchmarks/bench_perturb.py``)."""
-    images = as_images(images)
-    device = device_of(model)
+    images = checks.images(as_images(images), model=model, allow_empty=True)
+    batch_size = checks.positive_int(batch_size, "batch_size")
 
     def logits(channels_last: bool) -> list[torch.Tensor]:
-        return [model(in_layout(images[lo:lo + batch_size].to(device), channels_last)).float().cpu()
+        return [model(in_layout(checks.model_input(images[lo:lo + batch_size], model), channels_last)).float().cpu()
                 for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc="predict")]
     with preserved_state(model), torch.no_grad():
         model.eval()
@@ -32,11 +33,15 @@ def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = Fal
 def accuracy(model: nn.Module, dataset, labels: torch.Tensor | None = None, batch_size: int = 64) -> float:
     """Top-1 accuracy on a Dataset of (image, label, ...) or on images with labels (one pass over the data)."""
     if labels is None and not hasattr(dataset, "labels"):
+        if not len(dataset):
+            raise ValueError("accuracy of an empty data set is undefined")
         correct = sum((predict(model, x, batch_size).argmax(1) == y).sum().item()
                       for _, x, y in _growing_batches(dataset, batch_size, batch_size))
-        return correct / max(1, len(dataset))
-    labels = dataset.labels if labels is None else labels
-    return (predict(model, dataset, batch_size).argmax(1) == torch.as_tensor(labels)).float().mean().item()
+        return correct / len(dataset)
+    labels = checks.labels(dataset.labels if labels is None else labels, len(dataset))
+    if not len(labels):
+        raise ValueError("accuracy of an empty data set is undefined")
+    return (predict(model, dataset, batch_size).argmax(1) == labels).float().mean().item()
 
 
 def as_images(images) -> torch.Tensor:
@@ -70,6 +75,9 @@ def mistakes(model: nn.Module, dataset, limit: int | None = None, batch_size: in
     batches that start at ``limit`` images (at least 8) and double up to ``batch_size``, so a model that
     errs often is not run on more images than it needs."""
     found = {"images": [], "labels": [], "predictions": [], "indices": []}
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    if limit is not None:
+        limit = checks.positive_int(limit, "limit")
     first = batch_size if limit is None else min(batch_size, max(8, limit))
     for lo, x, y in _growing_batches(dataset, first, batch_size):
         pred = predict(model, x, batch_size).argmax(1)

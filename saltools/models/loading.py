@@ -143,7 +143,14 @@ def _load_torchvision(name: str, weights: str | Path | None) -> nn.Module:
     net = getattr(tvm, builder)(weights=None)
     if weights is None:
         weights = _torchvision_weights_file(enum.url)
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except FileNotFoundError:
+        raise
+    except Exception as error:                    # truncated, not a state_dict, or for another architecture
+        raise ValueError(f"{weights} is not a usable state_dict for torchvision's {builder} "
+                         f"({type(error).__name__}: {str(error)[:300]})") from None
     model = Normalized(net, IMAGENET_MEAN, IMAGENET_STD)
     model.classes = tuple(enum.meta["categories"])
     return model

@@ -7,20 +7,29 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .. import checks
 from .._torch import device_of, preserved_state
-from ..data import Shapes
+from ..data import Shapes, first_images
 from .architectures import Normalize
 from .evaluation import as_images
 from .loading import ARCHITECTURES, SHIPPED
 
 
 def fit_normalization(model: nn.Module, images: torch.Tensor) -> None:
-    """Set the model's input ``Normalize`` to the per-channel mean and std of ``images``."""
+    """Set the model's input ``Normalize`` to the per-channel mean and std of ``images`` (at least two
+    images in [0, 1]; every channel must vary, or its std would be 0). Nothing changes on an error."""
     norm = next((m for m in model.modules() if isinstance(m, Normalize)), None)
     if norm is None:
         raise ValueError("the model has no Normalize module to fit")
-    norm.mean.copy_(images.mean(dim=(0, 2, 3)).view(1, -1, 1, 1))
-    norm.std.copy_(images.std(dim=(0, 2, 3)).view(1, -1, 1, 1))
+    images = checks.images(images)
+    if len(images) < 2 or images.shape[1] != norm.mean.shape[1]:
+        raise ValueError(f"fit_normalization needs at least 2 images with {norm.mean.shape[1]} channels; got "
+                         f"shape {tuple(images.shape)}")
+    mean, std = images.mean(dim=(0, 2, 3)), images.std(dim=(0, 2, 3))
+    if not bool((std > 0).all()):
+        raise ValueError(f"every channel must vary over the images; the std per channel is {std.tolist()}")
+    norm.mean.copy_(mean.view(1, -1, 1, 1))
+    norm.std.copy_(std.view(1, -1, 1, 1))
 
 
 def train(model: nn.Module, dataset, *, epochs: int = 8, batch_size: int = 128, lr: float = 3e-3,
@@ -32,9 +41,27 @@ def train(model: nn.Module, dataset, *, epochs: int = 8, batch_size: int = 128, 
     deviation is drawn per image from U(0, noise) (a little sensor noise, so that the model does not
     collapse at the first speck of it).
 
-    Changes the model's parameters (that is its purpose) and restores its train/eval mode.
+    Changes the model's parameters and BatchNorm statistics (that is its purpose) and restores its
+    train/eval mode. The inputs are checked first; if training fails midway (or is interrupted), the
+    parameters and buffers are restored to what they were.
     """
-    images, labels = as_images(dataset), torch.as_tensor(dataset.labels)
+    images, labels = (as_images(dataset), dataset.labels) if hasattr(dataset, "labels") else first_images(dataset)
+    images, labels = checks.images_and_labels(images, labels, model=model)
+    epochs, batch_size = checks.positive_int(epochs, "epochs"), checks.positive_int(batch_size, "batch_size")
+    with preserved_state(model), torch.no_grad():
+        model.eval()
+        checks.labels(labels, len(labels), classes=model(checks.model_input(images[:1], model)).shape[1])
+    saved = {name: value.detach().clone() for name, value in model.state_dict(keep_vars=True).items()}
+    try:
+        return _train(model, images, labels, epochs, batch_size, lr, weight_decay, seed, flips, noise, progress)
+    except BaseException:
+        with torch.no_grad():
+            for name, value in model.state_dict(keep_vars=True).items():
+                value.copy_(saved[name])
+        raise
+
+
+def _train(model, images, labels, epochs, batch_size, lr, weight_decay, seed, flips, noise, progress):
     device = device_of(model)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -49,7 +76,7 @@ def train(model: nn.Module, dataset, *, epochs: int = 8, batch_size: int = 128, 
             total_loss, correct = 0.0, 0
             for lo in range(0, len(images), batch_size):
                 idx = order[lo:lo + batch_size]
-                x, y = images[idx].to(device), labels[idx].to(device)
+                x, y = checks.model_input(images[idx], model), labels[idx].to(device)
                 if flips:
                     flip = torch.rand(len(idx), generator=gen) < 0.5
                     x = torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)

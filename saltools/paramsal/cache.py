@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from .reference import ParameterSaliency, reference_batches
+from . import storage
+from .storage import StatisticsFileError
 
 
 def cache_dir() -> Path:
@@ -17,7 +20,7 @@ def cache_dir() -> Path:
 
 
 def _cache_key(model: nn.Module, reference, settings: dict) -> str:
-    digest = hashlib.sha256(repr(sorted(settings.items())).encode())
+    digest = hashlib.sha256(repr((storage.VERSION, sorted(settings.items()))).encode())
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -31,17 +34,23 @@ def reference_statistics(model: nn.Module, reference, *, cache: bool = True, max
                          sample_size: int = 1000, batch_size: int = 128, seed: int = 0,
                          progress: bool = True) -> ParameterSaliency:
     """``ParameterSaliency(model, ...).fit(reference)``, reused from the cache when this model (its
-    weights), these reference images and labels and these settings were fitted before."""
+    weights), these reference images and labels and these settings were fitted before. A cache file that
+    cannot be used (damaged, altered, another format) is moved aside to ``<name>.bad`` with a warning and
+    the statistics are fitted again."""
     settings = {"max_tail": max_tail, "sample_size": sample_size, "seed": seed}
     stats = ParameterSaliency(model, batch_size=batch_size, progress=progress, **settings)
     if not cache:
         return stats.fit(reference)
     path = cache_dir() / f"{_cache_key(model, reference, settings)}.pt"
     if path.exists():
-        return ParameterSaliency.load(model, path, batch_size=batch_size, progress=progress)
+        try:
+            return ParameterSaliency.load(model, path, batch_size=batch_size, progress=progress)
+        except StatisticsFileError as error:
+            aside = path.with_suffix(".bad")
+            path.replace(aside)
+            warnings.warn(f"unusable cached statistics, moved to {aside} and fitted again: {error}", RuntimeWarning,
+                          stacklevel=2)
     stats.fit(reference)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    stats.save(tmp)
-    tmp.replace(path)
+    stats.save(path)
     return stats

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from ..data import first_images
 from ..models.evaluation import predict
 from ..models.filters import conv_layers, filter_index
+from .interventions import filter_columns
 from .reference import ParameterSaliency
 
 
@@ -22,16 +23,12 @@ def planted_faults(model: nn.Module, columns, factor: float = -1.0) -> Iterator[
     the original weights are restored on exit, also on error."""
     convs = conv_layers(model)
     bounds = np.cumsum([0] + [c.out_channels for _, c in convs])
-    columns = [int(c) for c in columns]
-    if len(set(columns)) != len(columns):
-        raise ValueError(f"filter columns must be distinct (each is multiplied by the factor once); got {columns}")
+    columns = filter_columns(columns, int(bounds[-1])).tolist()
     saved = []
     try:
         with torch.no_grad():
             for col in sorted(columns):
                 i = int(np.searchsorted(bounds, col, side="right") - 1)
-                if not 0 <= i < len(convs):
-                    raise ValueError(f"filter column {col} is out of range [0, {bounds[-1]})")
                 weight = convs[i][1].weight
                 saved.append((weight, col - bounds[i], weight[col - bounds[i]].clone()))
                 weight[col - bounds[i]] *= factor

@@ -15,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .._torch import images_and_labels, preserved_state
+from .. import checks
+from .._torch import preserved_state
 from ..models.filters import conv_layers
 
 
@@ -69,25 +70,38 @@ def edited_probabilities(model: nn.Module, image: torch.Tensor, label: int, colu
                          lr: float = 1e-3) -> torch.Tensor:
     """Softmax probabilities of one image after zeroing (or one SGD step on) the filters ``columns``."""
     n_filters = sum(c.out_channels for _, c in conv_layers(model))
-    columns = torch.as_tensor(columns, dtype=torch.long).reshape(-1)
-    if len(columns) and (columns.min() < 0 or columns.max() >= n_filters):
-        raise ValueError(f"filter columns must lie in [0, {n_filters}) (no negative indices); got "
-                         f"{columns.min().item()} to {columns.max().item()}")
-    device = next(model.parameters()).device
-    mask = torch.zeros(1, n_filters, device=device)
-    mask[0, columns.to(device)] = 1.0
-    x = image.to(device)
+    columns = filter_columns(columns, n_filters)
+    if method not in ("zero", "finetune"):
+        raise ValueError(f"unknown method {method!r}; expected 'zero' or 'finetune'")
+    x = checks.model_input(checks.images(image, "image", model=model, ndim=3), model)
+    mask = torch.zeros(1, n_filters, device=x.device)
+    mask[0, columns.to(x.device)] = 1.0
     with preserved_state(model):
         model.eval()
+        with torch.no_grad():
+            label = int(checks.labels([label], 1, "label", classes=model(x[None]).shape[1])[0])
         if method == "zero":
             edit = edited_filters(model, keep=1 - mask)
-        elif method == "finetune":
-            edit = edited_filters(model, step=mask, grads=_conv_weight_grads(model, x, int(label)), lr=lr)
         else:
-            raise ValueError(f"unknown method {method!r}; expected 'zero' or 'finetune'")
+            edit = edited_filters(model, step=mask, grads=_conv_weight_grads(model, x, label), lr=lr)
         with edit, torch.no_grad():
             return F.softmax(model(x[None]), dim=1)[0].cpu()
 
+
+def filter_columns(columns, n_filters: int) -> torch.Tensor:
+    """``columns`` as distinct filter indices in [0, n_filters) (int64 [K]); ValueError for negative,
+    out-of-range or repeated ones (a negative index would silently mean a filter counted from the end)."""
+    columns = torch.as_tensor(columns)
+    if columns.is_floating_point() or columns.dtype == torch.bool:
+        raise TypeError(f"filter columns must be integers; got dtype {columns.dtype}")
+    columns = columns.long().reshape(-1)
+    if len(columns) and (columns.min() < 0 or columns.max() >= n_filters):
+        bad = columns[(columns < 0) | (columns >= n_filters)]
+        raise ValueError(f"filter columns must lie in [0, {n_filters}) (no negative indices); {len(bad)} out of "
+                         f"range: {bad.tolist()[:10]}")
+    if len(columns.unique()) != len(columns):
+        raise ValueError(f"filter columns must be distinct; got {columns.tolist()[:20]}")
+    return columns
 
 SELECTIONS = ("salient", "random", "least")
 
@@ -121,11 +135,14 @@ def intervention_curves(model: nn.Module, images: torch.Tensor, labels, scores: 
     ``d_true`` / ``d_wrong``, the relative change ``d_wrong_rel``, and ``corrected`` (the edited
     model predicts the true label).
     """
-    images, labels = images_and_labels(images, labels)
+    images, labels = checks.images_and_labels(images, labels, model=model)
     scores = torch.as_tensor(scores)
     n_filters = sum(c.out_channels for _, c in conv_layers(model))
     if scores.shape != (len(images), n_filters):
         raise ValueError(f"scores must have shape [{len(images)}, {n_filters}]; got {tuple(scores.shape)}")
+    if scores.is_floating_point() and bool(scores.isnan().any()):
+        raise ValueError(f"scores must not be NaN (+inf is allowed: most salient); got NaN in rows "
+                         f"{scores.isnan().any(1).nonzero().flatten().tolist()[:10]}")
     ks = [int(k) for k in ks]
     if not ks or min(ks) < 0 or max(ks) > n_filters:
         raise ValueError(f"ks must be filter counts in [0, {n_filters}]; got {ks[:5]}...")
@@ -138,7 +155,7 @@ def intervention_curves(model: nn.Module, images: torch.Tensor, labels, scores: 
     with preserved_state(model):
         model.eval()
         for n in tqdm(range(len(images)), disable=not progress, desc="interventions"):
-            x, y = images[n].to(device), int(labels[n])
+            x, y = checks.model_input(images[n], model), int(labels[n])
             with torch.no_grad():
                 before = F.softmax(model(x[None]), dim=1)[0]
             wrong = int(before.argmax())

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .._torch import images_and_labels, preserved_state
+from .. import checks
+from .._torch import preserved_state
 from ..models.filters import conv_layers
 from .reference import ParameterSaliency
 
@@ -20,8 +21,8 @@ def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, 
     """
     stats.check_fitted()
     model = stats.model
-    if not isinstance(image, torch.Tensor) or image.ndim != 3:
-        raise ValueError(f"image must be a tensor [C, H, W]; got {getattr(image, 'shape', type(image))}")
+    checks.images(image, "image", model=model, ndim=3)
+    top = checks.positive_int(top, "top")
     device = next(model.parameters()).device
     weights = [conv.weight for _, conv in conv_layers(model)]
     std = stats.std_.clone()
@@ -45,7 +46,7 @@ def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, 
 def projections(stats: ParameterSaliency, images: torch.Tensor, labels, top: int = 10,
                 boost: float = 100.0, progress: bool = False) -> torch.Tensor:
     """``input_projection`` for several images: [N, H, W] (one double backward per image)."""
-    images, labels = images_and_labels(images, labels)
+    images, labels = checks.images_and_labels(images, labels, model=stats.model)
     maps = [input_projection(stats, x, int(y), top, boost)
             for x, y in tqdm(zip(images, labels), total=len(images), disable=not progress, desc="projections")]
     return torch.stack(maps) if maps else torch.empty(0, *images.shape[-2:])

@@ -6,6 +6,7 @@ need, never the N x F matrix of all values.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +15,10 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..models.filters import filter_index
-from .scorers import TailFit, resolve_scorer
+from . import storage
+from .scorers import MIN_REFERENCE, DegenerateStatisticsWarning, TailFit, resolve_scorer
 from .statistic import filter_saliency
 
 
@@ -31,7 +34,7 @@ def reference_batches(reference, labels, batch_size: int):
     if isinstance(reference, torch.Tensor):
         if labels is None:
             raise ValueError("labels are required when the reference set is a tensor of images")
-        labels = torch.as_tensor(labels)
+        reference, labels = checks.images_and_labels(reference, labels, allow_empty=True)
         for lo in range(0, len(reference), batch_size):
             yield reference[lo:lo + batch_size], labels[lo:lo + batch_size]
     elif hasattr(reference, "batches"):                                     # Shapes: already in memory
@@ -63,8 +66,9 @@ class ParameterSaliency:
                  batch_size: int = 128, seed: int = 0, progress: bool = True):
         self.index_ = filter_index(model)
         self.model = model
-        self.max_tail, self.sample_size = int(max_tail), int(sample_size)
-        self.batch_size, self.seed, self.progress = int(batch_size), int(seed), progress
+        self.max_tail, self.sample_size = checks.positive_int(max_tail, "max_tail"), checks.positive_int(
+            sample_size, "sample_size")
+        self.batch_size, self.seed, self.progress = checks.positive_int(batch_size, "batch_size"), int(seed), progress
         self._reset()
 
     def _reset(self) -> None:
@@ -79,18 +83,44 @@ class ParameterSaliency:
         self._tail_fits: dict = {}
 
     # -- fitting
+    _STATE = ("n_", "mean_", "_m2", "tail_", "sample_", "_fingerprints", "_rng", "_tail_fits")
+
     def fit(self, reference, labels=None) -> "ParameterSaliency":
-        """Reference statistics from a Dataset of (image, label, ...), a loader of batches, or images + labels."""
-        self._reset()
+        """Reference statistics from a Dataset of (image, label, ...), a loader of batches, or images + labels.
+
+        The new statistics replace earlier ones only when the whole reference set went through: on an
+        error (a bad image, an empty set) the previous fit is kept. Warns (``DegenerateStatisticsWarning``)
+        below ``MIN_REFERENCE`` reference images."""
+        previous = {name: getattr(self, name) for name in self._STATE}
+        try:
+            self._reset()
+            self._stream(reference, labels)
+        except BaseException:
+            for name, value in previous.items():
+                setattr(self, name, value)
+            raise
+        if self.n_ < MIN_REFERENCE:
+            warnings.warn(f"{self.n_} reference image(s): the z-score needs at least 2 (below that every std is "
+                          f"0) and estimates mean and std poorly below {MIN_REFERENCE}; POT needs about "
+                          f"{MIN_REFERENCE * 10} for 10 excesses per filter above its 0.9 quantile",
+                          DegenerateStatisticsWarning, stacklevel=2)
+        return self
+
+    def _stream(self, reference, labels) -> None:
         total = len(reference) if hasattr(reference, "__len__") else None
         bar = tqdm(total=total, disable=not self.progress, desc="reference statistics")
+        seen = 0
         for images, batch_labels in reference_batches(reference, labels, self.batch_size):
+            try:                                                              # before any state changes
+                checks.images_and_labels(images, batch_labels, model=self.model)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"reference images {seen} to {seen + len(images) - 1}: {error}") from None
             self.partial_fit(images, batch_labels)
+            seen += len(images)
             bar.update(len(images))
         bar.close()
         if self.n_ == 0:
             raise ValueError("the reference set is empty")
-        return self
 
     def partial_fit(self, images: torch.Tensor, labels) -> "ParameterSaliency":
         """Add one batch of reference images to the statistics."""
@@ -185,6 +215,13 @@ class ParameterSaliency:
         values = torch.as_tensor(values)
         if values.ndim != 2 or values.shape[1] != len(self.index_):
             raise ValueError(f"values must have shape [N, {len(self.index_)}]; got {tuple(values.shape)}")
+        if not values.is_floating_point():
+            raise TypeError(f"values must be the raw statistic (floating point); got dtype {values.dtype}")
+        missing = ~torch.isfinite(values).all(1)
+        if missing.any():
+            warnings.warn(f"values have NaN or Inf in {int(missing.sum())} of {len(values)} rows (first: row "
+                          f"{int(missing.nonzero()[0])}); their scores are not meaningful",
+                          DegenerateStatisticsWarning, stacklevel=2)
         return resolve_scorer(scorer)(self, values.to(torch.float32).cpu())
 
     def rank(self, values: torch.Tensor, scorer="zscore") -> pd.DataFrame:
@@ -204,24 +241,24 @@ class ParameterSaliency:
 
     # -- persistence
     def state_dict(self) -> dict:
-        """Plain tensors (loadable with ``torch.load(..., weights_only=True)``)."""
+        """The fitted statistics as plain tensors and ints (what ``save`` writes, without the header)."""
         self.check_fitted()
-        return {"n": torch.tensor(self.n_), "mean": self.mean_, "m2": self._m2, "tail": self.tail_,
-                "sample": self.sample_, "fingerprints": self._fingerprints,
-                "layers": torch.tensor([int(d) for d in self.index_.depth]),
-                "max_tail": torch.tensor(self.max_tail), "sample_size": torch.tensor(self.sample_size)}
+        return {"n": self.n_, "mean": self.mean_, "m2": self._m2, "tail": self.tail_, "sample": self.sample_,
+                "fingerprints": self._fingerprints, "max_tail": self.max_tail, "sample_size": self.sample_size}
 
     def save(self, path) -> None:
-        """Save the fitted statistics (not the model)."""
-        torch.save(self.state_dict(), path)
+        """Save the fitted statistics (not the model) in the versioned format of ``paramsal.storage``:
+        with the model's layer names and filter counts and a checksum, checked by ``load``."""
+        storage.write(self.state_dict(), self.index_, path)
 
     @classmethod
     def load(cls, model: nn.Module, path, **kwargs) -> "ParameterSaliency":
-        """Fitted statistics from ``save``, for the same model architecture."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        ps = cls(model, max_tail=int(state["max_tail"]), sample_size=int(state["sample_size"]), **kwargs)
-        if len(state["mean"]) != len(ps.index_):
-            raise ValueError(f"statistics for {len(state['mean'])} filters cannot describe a model with {len(ps.index_)}")
+        """Fitted statistics from ``save``, for the same model architecture; ``storage.StatisticsFileError``
+        (a ValueError naming the file and the problem) for a damaged, altered or foreign file."""
+        probe = filter_index(model)
+        state = storage.read(path, probe)
+        ps = cls(model, max_tail=max(int(state["max_tail"]), 1), sample_size=max(int(state["sample_size"]), 1),
+                 **kwargs)
         ps.n_, ps.mean_, ps._m2 = int(state["n"]), state["mean"], state["m2"]
         ps.tail_, ps.sample_, ps._fingerprints = state["tail"], state["sample"], state["fingerprints"]
         return ps

@@ -18,6 +18,14 @@ import torch
 
 from .. import evt
 
+#: reference images below which ``fit`` warns: mean and std per filter are poorly estimated
+MIN_REFERENCE = 30
+
+
+class DegenerateStatisticsWarning(RuntimeWarning):
+    """Statistics that can be computed but are not to be trusted: too few reference images or excesses,
+    non-finite query values."""
+
 
 class ReferenceStatistics(Protocol):
     """What a scorer reads from fitted reference statistics (a ``paramsal.ParameterSaliency``)."""
@@ -36,7 +44,11 @@ class ReferenceStatistics(Protocol):
 
 
 def zscore(stats: ReferenceStatistics, values: torch.Tensor) -> torch.Tensor:
-    """``(s - mean) / std`` per filter; a std <= 1e-14 counts as 1 (as the original code)."""
+    """``(s - mean) / std`` per filter; a std <= 1e-14 (a filter constant over the reference set) counts as 1
+    (as the original code). ValueError for fewer than 2 reference images (no std at all)."""
+    if stats.n_ < 2:
+        raise ValueError(f"the z-score needs at least 2 reference images (a standard deviation); these "
+                         f"statistics have {stats.n_}")
     std = stats.std_.clone()
     std[std <= 1e-14] = 1.0
     return ((values.double() - stats.mean_) / std).float()
@@ -72,8 +84,9 @@ class TailFit:
             shape, scale = np.zeros(len(threshold)), excesses.mean(1)
         else:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)      # dead filters: exponential fallback
+                warnings.simplefilter("ignore", RuntimeWarning)      # counted and reported below
                 shape, scale = evt.fit_gpd(excesses)
+            _warn_fallbacks(excesses, stats.n_, quantile)
         return cls(quantile, threshold, shape, scale, float(np.log(k / stats.n_)), k)
 
     def log_tail_probability(self, values: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
@@ -89,6 +102,19 @@ class TailFit:
         at_least = (ordered.shape[1] - below_count).T.numpy()
         empirical = np.log((at_least + 1) / (ordered.shape[1] + 1))
         return torch.from_numpy(np.where(above, gpd, empirical))
+
+
+def _warn_fallbacks(excesses: np.ndarray, n: int, quantile: float) -> None:
+    """Warn, with the numbers, when live filters (not constant in their tail) get the exponential fallback
+    of ``evt.fit_gpd`` because too few excesses lie above the threshold."""
+    live = excesses.max(1) > 0
+    fell_back = live & ~evt.gpd_fittable(excesses)
+    if fell_back.any():
+        warnings.warn(f"POT at the {quantile} quantile of {n} reference images keeps {excesses.shape[1]} excesses "
+                      f"per filter (a GPD fit needs {evt.MIN_EXCESSES}): {int(fell_back.sum())} of {int(live.sum())} "
+                      f"live filters fell back to an exponential tail ({int((~live).sum())} constant filters "
+                      f"also do); use more reference images or a lower quantile", DegenerateStatisticsWarning,
+                      stacklevel=4)
 
 
 def pot(stats: ReferenceStatistics, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:

@@ -15,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .._torch import images_and_labels, in_layout, memory_layout_fallback, preserved_state
+from .. import checks
+from .._torch import in_layout, memory_layout_fallback, preserved_state
 from ..models.filters import conv_layers
 
 _CHUNK_BYTES = 2 ** 21          # per-chunk [B, out, in] products stay in a 2 MB L2 cache
@@ -179,7 +180,8 @@ def filter_saliency(model: nn.Module, images: torch.Tensor, labels, batch_size: 
     batch_size : images per forward/backward pass.
     """
     convs = conv_layers(model)
-    images, labels = images_and_labels(images, labels)
+    images, labels = checks.images_and_labels(images, labels, model=model)
+    batch_size = checks.positive_int(batch_size, "batch_size")
     with preserved_state(model):
         model.eval()
         return memory_layout_fallback(model, lambda channels_last: _filter_saliency(model, convs, images, labels, batch_size, progress, channels_last))
@@ -210,15 +212,15 @@ def _filter_saliency(model, convs, images, labels, batch_size, progress, channel
 def filter_saliency_loop(model: nn.Module, images: torch.Tensor, labels) -> torch.Tensor:
     """The reference definition, one image at a time with autograd (slow; for tests and benchmarks)."""
     convs = conv_layers(model)
-    images, labels = images_and_labels(images, labels)
+    images, labels = checks.images_and_labels(images, labels, model=model)
     weights = [conv.weight for _, conv in convs]
     rows = []
     with preserved_state(model):
         model.eval()
         for p in weights:
             p.requires_grad_(True)
-        for x, y in zip(images, labels):
-            loss = F.cross_entropy(model(x[None].to(weights[0].device)), y[None].to(weights[0].device))
+        for x, y in zip(checks.model_input(images, model), labels):
+            loss = F.cross_entropy(model(x[None]), y[None].to(weights[0].device))
             grads = torch.autograd.grad(loss, weights)
             rows.append(torch.cat([g.abs().mean(dim=(1, 2, 3)) for g in grads]))
     return torch.stack(rows)

@@ -1,8 +1,8 @@
 """Leave-the-model-as-found machinery, the lowest layer of saltools (it imports nothing of saltools).
 
 ``preserved_state`` restores train/eval flags and ``requires_grad`` on exit; ``memory_layout_fallback``
-and ``in_layout`` run a model on channels-last inputs where it can take them; ``class_targets`` turns
-``target=`` arguments into class indices; ``device_of`` is where a model's parameters live.
+and ``in_layout`` run a model on channels-last inputs where it can take them; ``device_of`` is where a
+model's parameters live.
 The input gate is ``saltools.checks``.
 """
 from __future__ import annotations
@@ -49,23 +49,6 @@ def memory_layout_fallback(model: nn.Module, run):
 def in_layout(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """``images`` in channels-last (NHWC) memory or in the default contiguous (NCHW) memory."""
     return images.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-
-
-def class_targets(target, n: int, logits: torch.Tensor | None = None, device=None) -> torch.Tensor:
-    """Class indices [n] (int64) from an int, a list or a tensor; ``None`` takes the argmax of ``logits``.
-    Raises ValueError for a wrong count, a non-integer type or (given ``logits``) an index out of range."""
-    if target is None:
-        if logits is None:
-            raise ValueError("target=None needs the logits to pick the predicted class")
-        return logits.detach().argmax(1)
-    target = torch.as_tensor(target, device=device)
-    if target.ndim == 0:
-        target = target.expand(n)
-    if target.shape != (n,) or target.is_floating_point() or target.dtype == torch.bool:
-        raise ValueError(f"target must be an int or {n} class indices; got {tuple(target.shape)} {target.dtype}")
-    if logits is not None and bool(((target < 0) | (target >= logits.shape[-1])).any()):
-        raise ValueError(f"target class indices must lie in [0, {logits.shape[-1]}); got {target.tolist()}")
-    return target.long()
 
 
 def device_of(model: nn.Module) -> torch.device:

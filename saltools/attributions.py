@@ -20,7 +20,7 @@ from zennit.torchvision import ResNetCanonizer
 from zennit.types import Convolution
 
 from . import checks
-from ._torch import class_targets, in_layout, memory_layout_fallback, preserved_state
+from ._torch import in_layout, memory_layout_fallback, preserved_state
 from .models.architectures import Normalize
 from .rectgrad import RectGrad
 
@@ -47,7 +47,7 @@ class LRPEpsilon:
             self.forward_func.eval()
             with torch.no_grad():
                 logits = self.forward_func(inputs)
-            target = class_targets(target, len(inputs), logits, device=inputs.device)
+            target = checks.class_targets(target, len(inputs), logits, device=inputs.device)
             onehot = torch.zeros_like(logits)
             onehot[torch.arange(len(inputs)), target] = 1
             with Gradient(model=self.forward_func, composite=composite) as attributor:
@@ -94,9 +94,7 @@ def attribute(model: nn.Module, method: str | Callable, images: torch.Tensor, ta
         warnings.filterwarnings("ignore", message=".*(require[sd]?_?grad|backward hooks).*")
         model.eval()
         if target is not None:
-            with torch.no_grad():
-                classes = model(checks.model_input(images[:1], model)).shape[1]
-            target = checks.labels(target, len(images), "target", classes=classes)
+            target = checks.labels_for(model, target, images, "target")
         run = build(model)
         for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc=str(method)):
             x = checks.model_input(images[lo:lo + batch_size], model)

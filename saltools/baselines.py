@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import checks
-from ._torch import class_targets, in_layout, memory_layout_fallback
+from ._torch import in_layout, memory_layout_fallback
 from .models.evaluation import predict
 
 
@@ -167,7 +167,7 @@ def prepared_targets(model: nn.Module, images: torch.Tensor, target) -> tuple[to
     images = checks.model_input(checks.images(images, model=model), model)
     with torch.no_grad():
         logits = model(images)
-    return images, class_targets(target, len(images), logits, device=images.device)
+    return images, checks.class_targets(target, len(images), logits, device=images.device)
 
 
 def fills_for(baseline: str, image: torch.Tensor, removed: torch.Tensor, seed: int, dataset_mean) -> torch.Tensor:

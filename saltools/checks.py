@@ -4,7 +4,7 @@ A bad input gets a ``TypeError`` (wrong kind: not a tensor, uint8 or integer ima
 ``ValueError`` (wrong shape, NaN/Inf, values outside the model's input range, labels out of range,
 empty batches, sizes below 1) that names the argument, what was expected and what came. The checks are
 one pass over the data each (``aminmax`` finds range violations, NaN and Inf at once), negligible next
-to a forward pass (``benchmarks/bench_checks.py``). Imports nothing of saltools.
+to a forward pass (``benchmarks/bench_checks.py``). Imports only ``saltools._torch``.
 
 The value range is [0, 1] unless the model declares another one as ``model.input_range = (low, high)``
 (``None``: any finite value), as ``saltools.rectgrad.InSpace`` does for its encoded inputs.
@@ -15,6 +15,8 @@ import numbers
 
 import torch
 import torch.nn as nn
+
+from ._torch import preserved_state
 
 UNIT = (0.0, 1.0)
 #: how far outside the range a value may stray (float rounding of resampling, blurs, corruptions)
@@ -96,6 +98,30 @@ def labels(y, n: int, name: str = "labels", *, classes: int | None = None) -> to
         raise ValueError(f"{name} must lie in [0, {upper}]; got {y[bad[0]].item()} at position {bad[0].item()} "
                          f"({len(bad)} out of range)")
     return y.long()
+
+
+def class_targets(target, n: int, logits: torch.Tensor | None = None, device=None) -> torch.Tensor:
+    """Class indices [n] (int64, on ``device``) from an int, a list or a tensor, checked by ``labels``
+    against the width of ``logits`` when given; ``None`` takes the argmax of ``logits`` (the prediction)."""
+    if target is None:
+        if logits is None:
+            raise ValueError("target=None needs the logits to pick the predicted class")
+        return logits.detach().argmax(1)
+    classes = None if logits is None else logits.shape[-1]
+    return labels(target.cpu() if isinstance(target, torch.Tensor) else target, n, "target",
+                  classes=classes).to(device)
+
+
+def labels_for(model: nn.Module, y, images: torch.Tensor, name: str = "labels") -> torch.Tensor:
+    """``labels`` checked against the model's classes, read from its output for the first image (one
+    forward pass in eval mode, without gradients; the model is left as found)."""
+    y = labels(y, len(images), name)
+    if len(images):
+        with preserved_state(model), torch.no_grad():
+            model.eval()
+            classes = model(model_input(images[:1], model)).shape[-1]
+        labels(y, len(images), name, classes=classes)
+    return y
 
 
 def images_and_labels(x, y, *, model: nn.Module | None = None, classes: int | None = None,

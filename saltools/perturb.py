@@ -138,7 +138,7 @@ def superpixel_ablation(model: nn.Module, images: torch.Tensor, target=None, *, 
     """Feature ablation over SLIC superpixels: each segment's relevance is the drop of the target score
     when it alone is replaced by the baseline (what Captum's ``FeatureAblation`` computes, here batched
     and with every baseline, including fills of the removed segment); maps [N, H, W]."""
-    segments = superpixels(checks.images(images, model=model))
+    segments = superpixels(checks.images(images, model=model), n_segments)
 
     def masks_for(n: int) -> torch.Tensor:
         labels = segments[n]

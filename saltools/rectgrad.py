@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from . import checks
-from ._torch import class_targets, preserved_state
+from ._torch import preserved_state
 from .models.architectures import Normalize
 
 _RELUS = {F.relu: False, torch.relu: False, torch.Tensor.relu: False,
@@ -191,13 +191,7 @@ def _as_tuple(args) -> tuple:
 
 
 def _check_inputs(inputs, model: nn.Module) -> torch.Tensor:
-    if not isinstance(inputs, torch.Tensor):
-        raise TypeError(f"inputs must be a tensor [N, ...]; got {type(inputs).__name__}")
-    if inputs.ndim < 2 or len(inputs) == 0:
-        raise ValueError(f"inputs must be a non-empty batch [N, ...]; got shape {tuple(inputs.shape)}")
-    if not inputs.is_floating_point():
-        raise TypeError(f"inputs must be floating point; got {inputs.dtype}")
-    checks.values(inputs, "inputs", value_range=checks.input_range(model))
+    checks.images(inputs, "inputs", model=model)
     device = next((p.device for p in model.parameters()), inputs.device)
     if inputs.device != device:
         raise ValueError(f"inputs are on {inputs.device} but the model is on {device}")
@@ -206,7 +200,7 @@ def _check_inputs(inputs, model: nn.Module) -> torch.Tensor:
 
 def _select(logits: torch.Tensor, target) -> torch.Tensor:
     """The target logit of each sample; ``None`` picks the predicted class."""
-    target = class_targets(target, logits.shape[0], logits, device=logits.device)
+    target = checks.class_targets(target, logits.shape[0], logits, device=logits.device)
     return logits.gather(1, target[:, None])[:, 0]
 
 

@@ -226,3 +226,10 @@ def test_blur_and_noisy_inpaint_are_what_their_documentation_says():
     assert torch.equal(noisy[~removed.expand_as(noisy)], images[~removed.expand_as(images)])
     noise = (noisy - fill)[removed.expand_as(noisy) & (noisy > 0) & (noisy < 1)]
     assert 0.04 < noise.std() < 0.06 and abs(noise.mean()) < 0.01
+
+
+def test_superpixel_ablation_uses_the_number_of_segments_it_is_given():
+    model, images = tiny_model(), torch.rand(1, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    for n in (4, 16):
+        maps = P.superpixel_ablation(model, images, 0, n_segments=n)
+        assert len(maps[0].unique()) == len(P.superpixels(images, n_segments=n)[0].unique())

@@ -39,7 +39,10 @@ def first_images(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Ten
     if n == 0:
         raise ValueError("the dataset has no images")
     items = [dataset[i] for i in range(n)]
-    return torch.stack([item[0] for item in items]), torch.as_tensor([int(item[1]) for item in items])
+    labels = torch.as_tensor([torch.as_tensor(item[1]).item() for item in items])
+    if labels.is_floating_point():
+        raise TypeError(f"the dataset's labels must be integer class indices; got {labels.dtype} values")
+    return torch.stack([item[0] for item in items]), labels
 
 
 def for_profile(profile, role: str, n: int | None = None, seed: int = 0, **shapes_kwargs):

@@ -5,7 +5,8 @@ filters, ``training`` trains the Shapes models, ``evaluation`` predicts and find
 model takes images in [0, 1]: input normalization is its first module. The leave-the-model-as-found
 helpers (``preserved_state``, ``in_layout``, ...) are re-exported from ``saltools._torch``.
 """
-from .._torch import class_targets, device_of, in_layout, memory_layout_fallback, preserved_state
+from ..checks import class_targets
+from .._torch import device_of, in_layout, memory_layout_fallback, preserved_state
 from .architectures import (IMAGENET_MEAN, IMAGENET_STD, InvertedResidual, Normalize, Normalized, ShapesMobileNet,
                             ShapesResNet, ShapesVGG)
 from .evaluation import Mistakes, accuracy, as_images, mistakes, predict, robustness

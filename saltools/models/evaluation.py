@@ -32,16 +32,25 @@ def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = Fal
 
 def accuracy(model: nn.Module, dataset, labels: torch.Tensor | None = None, batch_size: int = 64) -> float:
     """Top-1 accuracy on a Dataset of (image, label, ...) or on images with labels (one pass over the data)."""
+    batch_size = checks.positive_int(batch_size, "batch_size")
     if labels is None and not hasattr(dataset, "labels"):
         if not len(dataset):
             raise ValueError("accuracy of an empty data set is undefined")
-        correct = sum((predict(model, x, batch_size).argmax(1) == y).sum().item()
+        correct = sum(_predictions(model, x, y, batch_size).eq(y).sum().item()
                       for _, x, y in _growing_batches(dataset, batch_size, batch_size))
         return correct / len(dataset)
-    labels = checks.labels(dataset.labels if labels is None else labels, len(dataset))
-    if not len(labels):
+    images = as_images(dataset)
+    if not len(images):
         raise ValueError("accuracy of an empty data set is undefined")
-    return (predict(model, dataset, batch_size).argmax(1) == labels).float().mean().item()
+    labels = dataset.labels if labels is None else labels
+    return _predictions(model, images, labels, batch_size).eq(torch.as_tensor(labels)).float().mean().item()
+
+
+def _predictions(model: nn.Module, images: torch.Tensor, labels, batch_size: int) -> torch.Tensor:
+    """Predicted classes of ``images``, after checking ``labels`` against the model's classes."""
+    logits = predict(model, images, batch_size)
+    checks.labels(labels, len(images), classes=logits.shape[-1])
+    return logits.argmax(1)
 
 
 def as_images(images) -> torch.Tensor:
@@ -80,7 +89,7 @@ def mistakes(model: nn.Module, dataset, limit: int | None = None, batch_size: in
         limit = checks.positive_int(limit, "limit")
     first = batch_size if limit is None else min(batch_size, max(8, limit))
     for lo, x, y in _growing_batches(dataset, first, batch_size):
-        pred = predict(model, x, batch_size).argmax(1)
+        pred = _predictions(model, x, y, batch_size)
         wrong = (pred != y).nonzero().flatten()
         for key, value in zip(found, (x[wrong], y[wrong], pred[wrong], wrong + lo)):
             found[key].append(value)

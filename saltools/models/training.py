@@ -48,9 +48,7 @@ def train(model: nn.Module, dataset, *, epochs: int = 8, batch_size: int = 128, 
     images, labels = (as_images(dataset), dataset.labels) if hasattr(dataset, "labels") else first_images(dataset)
     images, labels = checks.images_and_labels(images, labels, model=model)
     epochs, batch_size = checks.positive_int(epochs, "epochs"), checks.positive_int(batch_size, "batch_size")
-    with preserved_state(model), torch.no_grad():
-        model.eval()
-        checks.labels(labels, len(labels), classes=model(checks.model_input(images[:1], model)).shape[1])
+    labels = checks.labels_for(model, labels, images)
     saved = {name: value.detach().clone() for name, value in model.state_dict(keep_vars=True).items()}
     try:
         return _train(model, images, labels, epochs, batch_size, lr, weight_decay, seed, flips, noise, progress)

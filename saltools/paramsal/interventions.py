@@ -76,10 +76,9 @@ def edited_probabilities(model: nn.Module, image: torch.Tensor, label: int, colu
     x = checks.model_input(checks.images(image, "image", model=model, ndim=3), model)
     mask = torch.zeros(1, n_filters, device=x.device)
     mask[0, columns.to(x.device)] = 1.0
+    label = int(checks.labels_for(model, [label], x[None], "label")[0])
     with preserved_state(model):
         model.eval()
-        with torch.no_grad():
-            label = int(checks.labels([label], 1, "label", classes=model(x[None]).shape[1])[0])
         if method == "zero":
             edit = edited_filters(model, keep=1 - mask)
         else:
@@ -136,6 +135,7 @@ def intervention_curves(model: nn.Module, images: torch.Tensor, labels, scores: 
     model predicts the true label).
     """
     images, labels = checks.images_and_labels(images, labels, model=model)
+    labels = checks.labels_for(model, labels, images)
     scores = torch.as_tensor(scores)
     n_filters = sum(c.out_channels for _, c in conv_layers(model))
     if scores.shape != (len(images), n_filters):

@@ -22,6 +22,7 @@ def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, 
     stats.check_fitted()
     model = stats.model
     checks.images(image, "image", model=model, ndim=3)
+    label = int(checks.labels_for(model, [label], image[None], "label")[0])
     top = checks.positive_int(top, "top")
     device = next(model.parameters()).device
     weights = [conv.weight for _, conv in conv_layers(model)]
@@ -47,6 +48,7 @@ def projections(stats: ParameterSaliency, images: torch.Tensor, labels, top: int
                 boost: float = 100.0, progress: bool = False) -> torch.Tensor:
     """``input_projection`` for several images: [N, H, W] (one double backward per image)."""
     images, labels = checks.images_and_labels(images, labels, model=stats.model)
+    labels = checks.labels_for(stats.model, labels, images)
     maps = [input_projection(stats, x, int(y), top, boost)
             for x, y in tqdm(zip(images, labels), total=len(images), disable=not progress, desc="projections")]
     return torch.stack(maps) if maps else torch.empty(0, *images.shape[-2:])

@@ -201,6 +201,7 @@ class ParameterSaliency:
     def saliency(self, images: torch.Tensor, labels, allow_reference_images: bool = False) -> torch.Tensor:
         """The raw statistic [N, F] of query images; refuses images of the reference set unless allowed."""
         self.check_fitted()
+        images, labels = checks.images_and_labels(images, labels, model=self.model)
         if not allow_reference_images:
             overlap = torch.isin(_fingerprints(images), self._fingerprints)
             if overlap.any():

@@ -213,6 +213,7 @@ def filter_saliency_loop(model: nn.Module, images: torch.Tensor, labels) -> torc
     """The reference definition, one image at a time with autograd (slow; for tests and benchmarks)."""
     convs = conv_layers(model)
     images, labels = checks.images_and_labels(images, labels, model=model)
+    labels = checks.labels_for(model, labels, images)
     weights = [conv.weight for _, conv in convs]
     rows = []
     with preserved_state(model):

@@ -26,10 +26,12 @@ def _check_maps(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def relevance_mass(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Share of the total |relevance| that falls inside the mask, per map (Arras et al. 2022): [N]."""
+    """Share of the total |relevance| that falls inside the mask, per map (Arras et al. 2022): [N]; 0 for a
+    map without any relevance."""
     maps, masks = _check_maps(maps, masks)
     total = maps.abs().sum(dim=(1, 2))
-    return (maps.abs() * masks).sum(dim=(1, 2)) / total.clamp_min(torch.finfo(maps.dtype).tiny)
+    inside = (maps.abs() * masks).sum(dim=(1, 2))
+    return torch.where(total > 0, inside / torch.where(total > 0, total, 1.0), 0.0)
 
 
 def relevance_rank(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
+
 
 import saltools as st
 
 ROOT = Path(__file__).resolve().parents[1]
+# CI explores the same examples on every run (a property that fails there fails again, reproducibly); a
+# developer's run draws new ones each time
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session")

@@ -127,8 +127,11 @@ def model():
 def test_bad_input_gets_a_clear_error(model, name, kind):
     change, error, words = BAD_INPUTS[kind]
     x, y = change(*shapes_batch())
-    if name in SINGLE_IMAGE and kind == "one image without the batch axis":
-        x = x[0]                                                           # [H, W] for a one-image function
+    if kind == "one image without the batch axis":
+        if name in SINGLE_IMAGE:
+            x = x[0]                                                       # [H, W] for a one-image function
+        elif name in FROM_DATASETS | {"paramsal.planted_fault_benchmark"}:
+            x = shapes_batch()[0][:, 0]                                    # a Dataset of [H, W] items
     if kind == "empty batch" and name in EMPTY_ANSWERS:
         assert EMPTY_ANSWERS[name](GATED[name](model, x, y))
         return

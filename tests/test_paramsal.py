@@ -387,3 +387,16 @@ def test_edits_refuse_negative_or_repeated_filter_columns(shapes_model):
         with st.paramsal.planted_faults(shapes_model, [5, 5]):
             pass
     assert all(torch.equal(a, b) for a, b in zip(before, shapes_model.parameters()))
+
+
+def test_precomputed_values_stream_through_update_exactly_across_column_blocks():
+    import torchvision
+    model = torchvision.models.resnet18(weights=None)          # 4,800 filters: three 2,048-column blocks
+    ps = ParameterSaliency(model, max_tail=30, sample_size=20, progress=False)
+    values = torch.empty(100, len(ps.index_)).exponential_(generator=torch.Generator().manual_seed(0))
+    for lo in range(0, 100, 16):
+        ps.update(values[lo:lo + 16], torch.arange(lo, min(lo + 16, 100)))
+    assert ps.n_ == 100 and torch.equal(ps.tail_, values.topk(31, dim=0).values)
+    torch.testing.assert_close(ps.mean_, values.double().mean(0))
+    with pytest.raises(ValueError, match="must be finite"):
+        ps.update(torch.full((2, len(ps.index_)), float("nan")), torch.arange(2))

@@ -152,7 +152,7 @@ def test_model_unchanged_also_on_error(shapes_model):
     ds = st.data.Shapes(4)
     RectGrad(model, padding_trick=True).attribute(ds.images, ds.labels)
     assert _same(model, snap)
-    with pytest.raises(ValueError, match="target class indices"):
+    with pytest.raises(ValueError, match=r"target must lie in \[0, 9\]"):
         RectGrad(model, padding_trick=True).attribute(ds.images, torch.tensor([0, 1, 2, 99]))
     assert _same(model, snap)
     x = torch.randn(4, 3)
@@ -165,7 +165,7 @@ def test_bad_input_is_rejected(shapes_model):
         RectGrad("model")
     with pytest.raises(ValueError, match="percentile"):
         RectGrad(shapes_model, percentile=120)
-    with pytest.raises(ValueError, match="non-empty batch"):
+    with pytest.raises(ValueError, match="at least one image"):
         RectGrad(shapes_model).attribute(torch.rand(0, 3, 64, 64))
     with pytest.raises(TypeError, match="floating point"):
         RectGrad(shapes_model).attribute(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))

@@ -83,7 +83,7 @@ class ParameterSaliency:
         self._tail_fits: dict = {}
 
     # -- fitting
-    _STATE = ("n_", "mean_", "_m2", "tail_", "sample_", "_fingerprints", "_rng", "_tail_fits")
+    _STATE = ("n_", "mean_", "_m2", "_tail", "_pending", "sample_", "_fingerprints", "_rng", "_tail_fits")
 
     def fit(self, reference, labels=None) -> "ParameterSaliency":
         """Reference statistics from a Dataset of (image, label, ...), a loader of batches, or images + labels.
@@ -125,7 +125,18 @@ class ParameterSaliency:
     def partial_fit(self, images: torch.Tensor, labels) -> "ParameterSaliency":
         """Add one batch of reference images to the statistics."""
         values = filter_saliency(self.model, images, labels, self.batch_size)
-        self._fingerprints = torch.cat([self._fingerprints, _fingerprints(images)])
+        return self.update(values, _fingerprints(images))
+
+    def update(self, values: torch.Tensor, fingerprints: torch.Tensor) -> "ParameterSaliency":
+        """Add the statistic values [B, F] of B reference images computed elsewhere (``filter_saliency``, e.g.
+        on another machine) with the images' fingerprints [B] (int64; they let ``saliency`` refuse reference
+        images as queries). The path every fit takes after computing the values."""
+        values, fingerprints = torch.as_tensor(values), torch.as_tensor(fingerprints)
+        if values.ndim != 2 or values.shape[1] != len(self.index_) or fingerprints.shape != (len(values),):
+            raise ValueError(f"expected values [B, {len(self.index_)}] and fingerprints [B]; got "
+                             f"{tuple(values.shape)} and {tuple(fingerprints.shape)}")
+        checks.values(values.float(), "values")
+        self._fingerprints = torch.cat([self._fingerprints, fingerprints.long()])
         self._update(values.to("cpu", torch.float32))
         return self
 
@@ -134,8 +145,9 @@ class ParameterSaliency:
         merged = _Moments(self.n_, self.mean_, self._m2).merge(batch)
         seen = self.n_
         self.n_, self.mean_, self._m2 = merged.n, merged.mean, merged.m2
-        keep = min(self.max_tail + 1, len(self.tail_) + len(values))
-        self.tail_ = torch.cat([self.tail_, values]).topk(keep, dim=0).values
+        self._pending.append(values)
+        if sum(len(p) for p in self._pending) > self.max_tail // 2:  # half a tail waits: merge (amortized)
+            self._merge_pending()
         self.sample_ = self._reservoir(self.sample_, values, seen)
         self._tail_fits = {}
 
@@ -162,8 +174,7 @@ class ParameterSaliency:
         n_self, n_other = self.n_, other.n_
         merged = _Moments(self.n_, self.mean_, self._m2).merge(_Moments(other.n_, other.mean_, other._m2))
         self.n_, self.mean_, self._m2 = merged.n, merged.mean, merged.m2
-        keep = min(self.max_tail + 1, len(self.tail_) + len(other.tail_))
-        self.tail_ = torch.cat([self.tail_, other.tail_]).topk(keep, dim=0).values
+        self.tail_ = _top_rows([self.tail_, other.tail_], self.max_tail + 1)
         self.sample_ = self._merge_samples(self.sample_, n_self, other.sample_, n_other)
         self._fingerprints = torch.cat([self._fingerprints, other._fingerprints])
         self._tail_fits = {}
@@ -177,6 +188,22 @@ class ParameterSaliency:
         pick_a = torch.from_numpy(self._rng.choice(len(a), from_a, replace=False))
         pick_b = torch.from_numpy(self._rng.choice(len(b), size - from_a, replace=False))
         return torch.cat([a[pick_a], b[pick_b]])
+
+    @property
+    def tail_(self) -> torch.Tensor:
+        """The ``max_tail + 1`` largest values per filter so far, descending: [T, F]. Batches wait in a buffer
+        until half a tail's worth has come and are merged then: one top-k per ``max_tail / 2`` images, not
+        one per batch (``benchmarks/bench_reference_memory.py`` measures the result)."""
+        self._merge_pending()
+        return self._tail
+
+    @tail_.setter
+    def tail_(self, value: torch.Tensor) -> None:
+        self._tail, self._pending = value, []
+
+    def _merge_pending(self) -> None:
+        if self._pending:
+            self._tail, self._pending = _top_rows([self._tail, *self._pending], self.max_tail + 1), []
 
     @property
     def std_(self) -> torch.Tensor:
@@ -263,6 +290,17 @@ class ParameterSaliency:
         ps.n_, ps.mean_, ps._m2 = int(state["n"]), state["mean"], state["m2"]
         ps.tail_, ps.sample_, ps._fingerprints = state["tail"], state["sample"], state["fingerprints"]
         return ps
+
+
+def _top_rows(parts: list[torch.Tensor], k: int, columns: int = 2048) -> torch.Tensor:
+    """The ``k`` largest entries of each column of the row-wise concatenation of ``parts``, descending.
+    Column block by column block, so neither the concatenation nor the int64 indices ``topk`` also
+    returns exist in full (for 26,560 filters and 2,001 rows, 425 MB of indices)."""
+    k = min(k, sum(len(p) for p in parts))
+    out = torch.empty(k, parts[0].shape[1], dtype=parts[0].dtype)
+    for lo in range(0, out.shape[1], columns):
+        out[:, lo:lo + columns] = torch.cat([p[:, lo:lo + columns] for p in parts]).topk(k, dim=0).values
+    return out
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ BAD_INPUTS = {
     "normalized": (lambda x, y: ((x - 0.5) / 0.25, y), ValueError, "look normalized"),
     "uint8": (lambda x, y: ((x * 255).to(torch.uint8), y), TypeError, "divide by 255"),
     "one image without the batch axis": (lambda x, y: (x[0] if x.ndim == 4 else x[0, 0], y), ValueError, "shape"),
-    "empty batch": (lambda x, y: (x[:0], y[:0]), ValueError, ""),
+    "empty batch": (lambda x, y: (x[:0], y[:0]), ValueError, "at least one image|empty|has no images|must have shape"),
     "labels out of range": (lambda x, y: (x, y + 10), ValueError, "must lie in"),
     "wrong number of labels": (lambda x, y: (x, y[:-1]), ValueError, "one label per image"),
     "float labels": (lambda x, y: (x, y.float()), TypeError, "integer class indices"),

@@ -117,7 +117,11 @@ def baseline_images(name: str, images: torch.Tensor, removed: torch.Tensor | Non
     region to be replaced (used by region-dependent fills; default: the whole image)."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; expected one of {sorted(BASELINES)}")
-    checks.images(images)
+    return _filled(name, checks.images(images), removed, seed, dataset_mean)
+
+
+def _filled(name: str, images: torch.Tensor, removed: torch.Tensor | None, seed: int, dataset_mean) -> torch.Tensor:
+    """``baseline_images`` without the checks, for images already checked (the perturbation loops)."""
     if removed is None:
         removed = torch.ones(len(images), 1, *images.shape[-2:], dtype=torch.bool, device=images.device)
     generator = torch.Generator().manual_seed(seed)
@@ -171,7 +175,8 @@ def prepared_targets(model: nn.Module, images: torch.Tensor, target) -> tuple[to
 
 
 def fills_for(baseline: str, image: torch.Tensor, removed: torch.Tensor, seed: int, dataset_mean) -> torch.Tensor:
-    """Baseline fill for one image: [C, H, W], or [P, C, H, W] for region-dependent fills."""
+    """Baseline fill for one image that its caller has checked: [C, H, W], or [P, C, H, W] for region-dependent
+    fills."""
     if BASELINES[baseline].depends_on_region:
-        return baseline_images(baseline, image.expand(len(removed), -1, -1, -1), removed, seed, dataset_mean)
-    return baseline_images(baseline, image[None], seed=seed, dataset_mean=dataset_mean)[0]
+        return _filled(baseline, image.expand(len(removed), -1, -1, -1), removed, seed, dataset_mean)
+    return _filled(baseline, image[None], None, seed, dataset_mean)[0]

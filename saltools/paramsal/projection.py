@@ -20,10 +20,14 @@ def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, 
     a double backward through the network (one image at a time).
     """
     stats.check_fitted()
+    checks.images(image, "image", model=stats.model, ndim=3)
+    label = int(checks.labels_for(stats.model, [label], image[None], "label")[0])
+    return _projection(stats, image, label, checks.positive_int(top, "top"), boost)
+
+
+def _projection(stats: ParameterSaliency, image: torch.Tensor, label: int, top: int, boost: float) -> torch.Tensor:
+    """``input_projection`` of an image and label already checked."""
     model = stats.model
-    checks.images(image, "image", model=model, ndim=3)
-    label = int(checks.labels_for(model, [label], image[None], "label")[0])
-    top = checks.positive_int(top, "top")
     device = next(model.parameters()).device
     weights = [conv.weight for _, conv in conv_layers(model)]
     std = stats.std_.clone()
@@ -47,8 +51,10 @@ def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, 
 def projections(stats: ParameterSaliency, images: torch.Tensor, labels, top: int = 10,
                 boost: float = 100.0, progress: bool = False) -> torch.Tensor:
     """``input_projection`` for several images: [N, H, W] (one double backward per image)."""
+    stats.check_fitted()
     images, labels = checks.images_and_labels(images, labels, model=stats.model)
     labels = checks.labels_for(stats.model, labels, images)
-    maps = [input_projection(stats, x, int(y), top, boost)
+    top = checks.positive_int(top, "top")
+    maps = [_projection(stats, x, int(y), top, boost)
             for x, y in tqdm(zip(images, labels), total=len(images), disable=not progress, desc="projections")]
     return torch.stack(maps) if maps else torch.empty(0, *images.shape[-2:])

@@ -111,11 +111,10 @@ class ParameterSaliency:
         bar = tqdm(total=total, disable=not self.progress, desc="reference statistics")
         seen = 0
         for images, batch_labels in reference_batches(reference, labels, self.batch_size):
-            try:                                                              # before any state changes
-                checks.images_and_labels(images, batch_labels, model=self.model)
+            try:                                                    # filter_saliency checks the batch first
+                self.partial_fit(images, batch_labels)
             except (TypeError, ValueError) as error:
                 raise type(error)(f"reference images {seen} to {seen + len(images) - 1}: {error}") from None
-            self.partial_fit(images, batch_labels)
             seen += len(images)
             bar.update(len(images))
         bar.close()

@@ -16,7 +16,7 @@ import saltools as st
 from saltools import perturb as P
 from saltools.baselines import jacobi
 
-from _timing import timed
+from _timing import row, timed
 
 
 def rise_loop(model, images, target, masks, fill):
@@ -55,7 +55,7 @@ def fill_and_chunks() -> None:
         print(f"RISE on {name:>20}: chunk 64 {small:5.2f} s, chunk 256 {large:5.2f} s; ratio {large / small:.1f}x")
 
 
-def main(n_images: int = 4) -> None:
+def main(n_images: int = 4) -> list[dict]:
     torch.set_num_threads(2)
     model = st.models.load("shapes-resnet")
     ds = st.data.Shapes(n_images, split="test")
@@ -79,6 +79,10 @@ def main(n_images: int = 4) -> None:
     print(f"RISE {n_masks} masks: saltools {batched:6.2f} s ({per(batched, n_masks):7.0f} masked/s), "
           f"one mask at a time {loop:6.2f} s; ratio {loop / batched:.1f}x")
     fill_and_chunks()
+    return [row(f"occlusion {window}x{window} / stride {stride}, {n_images} images", f"{ours:.2f} s",
+                f"{captum:.1f} s with Captum `perturbations_per_eval=1` ({captum / ours:.1f}x)", "bench_perturb.py"),
+            row(f"RISE, {n_masks} masks, {n_images} images", f"{batched:.1f} s",
+                f"{loop:.1f} s one mask at a time ({loop / batched:.1f}x)", "bench_perturb.py")]
 
 
 if __name__ == "__main__":

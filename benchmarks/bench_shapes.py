@@ -5,12 +5,12 @@ Run: python benchmarks/bench_shapes.py [n]. Prints images per second for both an
 import sys
 
 import torch
-from _timing import timed
+from _timing import row, timed
 
 from saltools.data import Shapes
 
 
-def main(n: int = 10000, n_naive: int = 300) -> None:
+def main(n: int = 10000, n_naive: int = 300) -> list[dict]:
     torch.set_num_threads(2)
     batched = timed(lambda: Shapes(n, split="bench"))
     naive = timed(lambda: [Shapes(1, split="bench", start=i) for i in range(n_naive)]) * n / n_naive
@@ -19,6 +19,8 @@ def main(n: int = 10000, n_naive: int = 300) -> None:
     print(f"batched   {batched:8.2f} s  ({n / batched:9.0f} images/s)")
     print(f"one-by-one{naive:8.2f} s  ({n / naive:9.0f} images/s, extrapolated from {n_naive})")
     print(f"ratio naive / batched: {naive / batched:.1f}x")
+    return [row(f"{n:,} Shapes images", f"{batched:.1f} s", f"{naive:.0f} s one by one ({naive / batched:.0f}x)",
+                "bench_shapes.py")]
 
 
 if __name__ == "__main__":

@@ -400,3 +400,16 @@ def test_precomputed_values_stream_through_update_exactly_across_column_blocks()
     torch.testing.assert_close(ps.mean_, values.double().mean(0))
     with pytest.raises(ValueError, match="must be finite"):
         ps.update(torch.full((2, len(ps.index_)), float("nan")), torch.arange(2))
+
+
+def test_merges_write_the_tail_in_place_but_never_into_a_tail_handed_out():
+    ps = ParameterSaliency(st.models.ShapesResNet(), max_tail=20, sample_size=5, progress=False)
+    values = torch.empty(200, len(ps.index_)).exponential_(generator=torch.Generator().manual_seed(1))
+    ps.update(values[:40], torch.arange(40))
+    ps.update(values[40:80], torch.arange(40, 80))          # full tail, merged again: in place
+    held = ps.tail_
+    kept = held.clone()
+    for lo in range(80, 200, 15):
+        ps.update(values[lo:lo + 15], torch.arange(lo, min(lo + 15, 200)))
+    assert torch.equal(held, kept)                          # what the caller holds did not change
+    assert torch.equal(ps.tail_, values.topk(21, dim=0).values) and ps.tail_ is not held

@@ -1,6 +1,7 @@
 """Parameter saliency (Levin et al. 2022): which conv filters an image's loss blames.
 
-``statistic`` computes the exact per-sample, per-filter statistic for a batch; ``reference`` fits its
+``statistic`` computes the exact per-sample, per-filter statistic for a batch (each conv layer with the
+kernel of ``kernels`` that is fastest for its shape); ``reference`` fits its
 reference statistics (streaming, mergeable), ``storage`` is their checked file format and ``cache``
 reuses them; ``scorers`` turn a query's statistic into scores (z-score, POT, ...); ``interventions`` zero
 or fine-tune the top filters; ``projection`` maps them back to pixels; ``faults`` plants known faulty

@@ -83,7 +83,8 @@ class ParameterSaliency:
         self._tail_fits: dict = {}
 
     # -- fitting
-    _STATE = ("n_", "mean_", "_m2", "_tail", "_pending", "sample_", "_fingerprints", "_rng", "_tail_fits")
+    _STATE = ("n_", "mean_", "_m2", "_tail", "_pending", "_tail_lent", "sample_", "_fingerprints", "_rng",
+              "_tail_fits")
 
     def fit(self, reference, labels=None) -> "ParameterSaliency":
         """Reference statistics from a Dataset of (image, label, ...), a loader of batches, or images + labels.
@@ -91,6 +92,7 @@ class ParameterSaliency:
         The new statistics replace earlier ones only when the whole reference set went through: on an
         error (a bad image, an empty set) the previous fit is kept. Warns (``DegenerateStatisticsWarning``)
         below ``MIN_REFERENCE`` reference images."""
+        self._tail_lent = True                                      # kept for a restore: never merged into
         previous = {name: getattr(self, name) for name in self._STATE}
         try:
             self._reset()
@@ -140,7 +142,10 @@ class ParameterSaliency:
         return self
 
     def _update(self, values: torch.Tensor) -> None:
-        batch = _Moments(len(values), values.double().mean(0), ((values.double() - values.double().mean(0)) ** 2).sum(0))
+        wide = values.double()
+        mean = wide.mean(0)
+        batch = _Moments(len(values), mean, wide.sub_(mean).square_().sum(0))
+        del wide
         merged = _Moments(self.n_, self.mean_, self._m2).merge(batch)
         seen = self.n_
         self.n_, self.mean_, self._m2 = merged.n, merged.mean, merged.m2
@@ -192,17 +197,23 @@ class ParameterSaliency:
     def tail_(self) -> torch.Tensor:
         """The ``max_tail + 1`` largest values per filter so far, descending: [T, F]. Batches wait in a buffer
         until half a tail's worth has come and are merged then: one top-k per ``max_tail / 2`` images, not
-        one per batch (``benchmarks/bench_reference_memory.py`` measures the result)."""
+        one per batch (``benchmarks/bench_reference_memory.py`` measures the result). A merge writes into
+        the tail in place unless the tail was handed out since (copy on write: a tensor you hold never
+        changes)."""
         self._merge_pending()
+        self._tail_lent = True
         return self._tail
 
     @tail_.setter
     def tail_(self, value: torch.Tensor) -> None:
-        self._tail, self._pending = value, []
+        self._tail, self._pending, self._tail_lent = value, [], True
 
     def _merge_pending(self) -> None:
         if self._pending:
-            self._tail, self._pending = _top_rows([self._tail, *self._pending], self.max_tail + 1), []
+            in_place = not self._tail_lent and len(self._tail) == self.max_tail + 1
+            self._tail = _top_rows([self._tail, *self._pending], self.max_tail + 1,
+                                   out=self._tail if in_place else None)
+            self._pending, self._tail_lent = [], False
 
     @property
     def std_(self) -> torch.Tensor:
@@ -291,12 +302,14 @@ class ParameterSaliency:
         return ps
 
 
-def _top_rows(parts: list[torch.Tensor], k: int, columns: int = 2048) -> torch.Tensor:
+def _top_rows(parts: list[torch.Tensor], k: int, columns: int = 2048, out: torch.Tensor | None = None) -> torch.Tensor:
     """The ``k`` largest entries of each column of the row-wise concatenation of ``parts``, descending.
     Column block by column block, so neither the concatenation nor the int64 indices ``topk`` also
-    returns exist in full (for 26,560 filters and 2,001 rows, 425 MB of indices)."""
+    returns exist in full (for 26,560 filters and 2,001 rows, 425 MB of indices). ``out`` may be
+    ``parts[0]`` itself (each block is read before it is overwritten)."""
     k = min(k, sum(len(p) for p in parts))
-    out = torch.empty(k, parts[0].shape[1], dtype=parts[0].dtype)
+    if out is None or out.shape != (k, parts[0].shape[1]):
+        out = torch.empty(k, parts[0].shape[1], dtype=parts[0].dtype)
     for lo in range(0, out.shape[1], columns):
         out[:, lo:lo + columns] = torch.cat([p[:, lo:lo + columns] for p in parts]).topk(k, dim=0).values
     return out

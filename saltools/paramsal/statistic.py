@@ -2,8 +2,7 @@
 
 A forward hook on every conv keeps its input, a tensor hook on its output receives the gradient there
 during one batched backward pass (to the input, so parameter ``.grad`` is never touched), and the
-per-sample weight gradients are formed from the two (written by hand: Captum and torch.func offer no
-per-sample filter *statistic*, and ``vmap(grad)`` is slower on CPU).
+layer's kernel in ``kernels`` forms the per-sample statistic from the two.
 """
 from __future__ import annotations
 
@@ -18,127 +17,13 @@ from tqdm.auto import tqdm
 from .. import checks
 from .._torch import in_layout, memory_layout_fallback, preserved_state
 from ..models.filters import conv_layers
-
-_CHUNK_BYTES = 2 ** 21          # per-chunk [B, out, in] products stay in a 2 MB L2 cache
-_MAX_CHUNK = 32
-
-
-def _per_sample_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor,
-                            workspace: "_Workspace") -> torch.Tensor:
-    """[B, out_channels]: mean over (in, kh, kw) of |per-sample dL/dW| of one conv layer.
-
-    The per-sample weight gradient is ``dW[b, o, c, dy, dx] = sum_p g[b, o, p] x[b, c, p + offset]``.
-    Instead of materializing it (or im2col), one batched matmul per kernel offset gives the [B, O, C]
-    slice for that offset, and its |.| is accumulated at once: 2-4x faster than unfold + bmm on CPU.
-    The batch is cut into chunks whose products stay in cache, and buffers are reused across calls.
-    """
-    padding = (0, 0)
-    if conv.padding_mode != "zeros":
-        inputs = F.pad(inputs, conv._reversed_padding_repeated_twice, mode=conv.padding_mode)
-    else:
-        padding = _explicit_padding(conv) if isinstance(conv.padding, str) else conv.padding
-    if conv.groups == conv.in_channels > 1:
-        stat = _depthwise_filter_stat
-    else:
-        stat = _stride1_filter_stat if conv.groups == 1 and conv.stride == (1, 1) else _strided_filter_stat
-    per_image = conv.out_channels * conv.in_channels // conv.groups * grad_out.element_size()
-    step = max(1, min(_MAX_CHUNK, _CHUNK_BYTES // per_image))
-    chunks = [stat(conv, inputs[lo:lo + step], grad_out[lo:lo + step], padding, workspace)
-              for lo in range(0, len(inputs), step)]
-    return torch.cat(chunks) / (conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1])
-
-
-def _strided_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor, padding,
-                         workspace: "_Workspace") -> torch.Tensor:
-    """Any stride and groups: the [B*groups, O/groups, C/groups] slice of each offset from a strided view."""
-    (ph, pw), groups = padding, conv.groups
-    padded = F.pad(inputs, (pw, pw, ph, ph)).contiguous(memory_format=torch.channels_last)
-    batch, out_ch, out_h, out_w = grad_out.shape
-    in_ch = padded.shape[1] // groups
-    g = grad_out.reshape(batch * groups, out_ch // groups, out_h * out_w)
-    total = torch.zeros(batch * groups, out_ch // groups, dtype=grad_out.dtype, device=grad_out.device)
-    for window in _offset_windows(conv, padded, (out_h, out_w)):
-        cols = window.permute(0, 2, 3, 1).reshape(batch, out_h * out_w, groups, in_ch)
-        cols = cols.permute(0, 2, 1, 3).reshape(batch * groups, out_h * out_w, in_ch)
-        total += torch.bmm(g, cols).abs_().sum(-1)
-    return total.view(batch, out_ch)
-
-
-def _depthwise_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor, padding,
-                           workspace: "_Workspace") -> torch.Tensor:
-    """Depthwise convolutions (one input channel per group): each offset's per-sample gradient is one
-    number per output channel, an elementwise product summed over positions; no matmul, no copies of
-    the window (5-10x faster than the grouped path's per-group matmuls)."""
-    (ph, pw), multiplier = padding, conv.out_channels // conv.in_channels
-    padded = F.pad(inputs, (pw, pw, ph, ph))
-    if multiplier > 1:
-        padded = padded.repeat_interleave(multiplier, dim=1)
-    total = torch.zeros(grad_out.shape[:2], dtype=grad_out.dtype, device=grad_out.device)
-    for window in _offset_windows(conv, padded, grad_out.shape[-2:]):
-        total += (grad_out * window).sum((2, 3)).abs_()
-    return total
-
-
-def _offset_windows(conv: nn.Conv2d, padded: torch.Tensor, out_size) -> Iterator[torch.Tensor]:
-    """For each kernel offset, the strided view of ``padded`` that the offset's weight multiplies:
-    [B, C, out_h, out_w] (no copy)."""
-    (kh, kw), (sh, sw), (dh, dw), (out_h, out_w) = conv.kernel_size, conv.stride, conv.dilation, out_size
-    for dy in range(kh):
-        for dx in range(kw):
-            y0, x0 = dy * dh, dx * dw
-            yield padded[:, :, y0:y0 + sh * (out_h - 1) + 1:sh, x0:x0 + sw * (out_w - 1) + 1:sw]
-
-
-def _stride1_filter_stat(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor, padding,
-                         workspace: "_Workspace") -> torch.Tensor:
-    """Stride-1, ungrouped case without copies per offset: each kernel offset is a contiguous slice
-    of the flattened channels-last padded input, paired with the gradient padded by zero columns to
-    the padded width (the zeros cancel the terms that wrap around row ends). The zero borders of
-    both buffers are written once and kept."""
-    (ph, pw), (kh, kw), (dh, dw) = padding, conv.kernel_size, conv.dilation
-    batch, out_ch, out_h, out_w = grad_out.shape
-    _, in_ch, in_h, in_w = inputs.shape
-    width = in_w + 2 * pw                                       # = out_w + (kw - 1) * dw
-    padded = workspace.buffer(("x", ph, pw), (batch, in_h + 2 * ph + 1, width, in_ch), inputs)
-    padded[:, ph:ph + in_h, pw:pw + in_w].copy_(inputs.permute(0, 2, 3, 1))
-    flat = padded.view(batch, -1, in_ch)
-    g = workspace.buffer(("g", out_w), (batch, out_ch, out_h, width), grad_out)
-    g[..., :out_w].copy_(grad_out)
-    g = g.view(batch, out_ch, out_h * width)
-    windows = [flat[:, start:start + out_h * width]
-               for start in (dy * dh * width + dx * dw for dy in range(kh) for dx in range(kw))]
-    total = torch.bmm(g, windows[0], out=workspace.buffer("total", (batch, out_ch, in_ch), grad_out)).abs_()
-    product = workspace.buffer("product", (batch, out_ch, in_ch), grad_out)
-    for window in windows[1:]:
-        total.add_(torch.bmm(g, window, out=product).abs_())
-    return total.sum(-1)
-
-
-class _Workspace:
-    """Buffers reused by every conv hook of one call: fresh large allocations cost page faults."""
-
-    def __init__(self):
-        self._buffers: dict = {}
-
-    def buffer(self, role, shape, like: torch.Tensor) -> torch.Tensor:
-        """A buffer that starts as zeros; callers that write only its interior keep its borders zero."""
-        key = (role, tuple(shape), like.dtype, like.device)
-        if key not in self._buffers:
-            self._buffers[key] = torch.zeros(shape, dtype=like.dtype, device=like.device)
-        return self._buffers[key]
-
-
-def _explicit_padding(conv: nn.Conv2d) -> tuple[int, int]:
-    if conv.padding == "valid":
-        return (0, 0)
-    if any((d * (k - 1)) % 2 for d, k in zip(conv.dilation, conv.kernel_size)):
-        raise ValueError(f"padding='same' with an asymmetric pad is not supported ({conv})")
-    return tuple(d * (k - 1) // 2 for d, k in zip(conv.dilation, conv.kernel_size))
+from .kernels import Workspace, filter_statistic
 
 
 @contextmanager
-def _filter_stat_hooks(model: nn.Module, columns: list[torch.Tensor], workspace: _Workspace) -> Iterator[None]:
-    """Hooks that fill ``columns[i]`` with the [B, out] statistic of conv ``i`` during backward."""
+def _filter_stat_hooks(model: nn.Module, columns: list, roots: list, workspace: Workspace) -> Iterator[None]:
+    """Hooks that fill ``columns[i]`` with the [B, out] statistic of conv ``i`` during backward, and
+    collect in ``roots`` the outputs of convs whose input needs no gradient (those that read the images)."""
     handles = []
     calls = [0] * len(columns)
 
@@ -151,9 +36,11 @@ def _filter_stat_hooks(model: nn.Module, columns: list[torch.Tensor], workspace:
             x = args[0].detach()
 
             def on_grad(grad):
-                columns[i] = _per_sample_filter_stat(conv, x, grad, workspace)
+                columns[i] = filter_statistic(conv, x, grad, workspace)
             if output.requires_grad:
                 output.register_hook(on_grad)
+                if not args[0].requires_grad:
+                    roots.append(output)
         return hook
 
     try:
@@ -181,25 +68,28 @@ def filter_saliency(model: nn.Module, images: torch.Tensor, labels, batch_size: 
     """
     convs = conv_layers(model)
     images, labels = checks.images_and_labels(images, labels, model=model)
+    labels = checks.labels_for(model, labels, images)
     batch_size = checks.positive_int(batch_size, "batch_size")
     with preserved_state(model):
         model.eval()
-        return memory_layout_fallback(model, lambda channels_last: _filter_saliency(model, convs, images, labels, batch_size, progress, channels_last))
+        for _, conv in convs:                   # frozen layers too (restored on exit)
+            conv.weight.requires_grad_(True)
+        return memory_layout_fallback(model, lambda channels_last: _filter_saliency(
+            model, convs, images, labels, batch_size, progress, channels_last))
 
 
 def _filter_saliency(model, convs, images, labels, batch_size, progress, channels_last) -> torch.Tensor:
+    """Backward from the loss to the outputs of the convs that read the images (not to the images: their
+    gradient costs a tenth of the plain backward); to the images only where that misses a conv."""
     param = next(model.parameters())
-    workspace, out = _Workspace(), []
+    workspace, out, through_input = Workspace(), [], False
     for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc="filter saliency"):
-        x = in_layout(images[lo:lo + batch_size].to(param), channels_last).requires_grad_(True)
+        x = in_layout(images[lo:lo + batch_size].to(param), channels_last)
         y = labels[lo:lo + batch_size].to(param.device)
-        columns: list = [None] * len(convs)
-        with _filter_stat_hooks(model, columns, workspace), torch.enable_grad():
-            logits = model(x)
-            if lo == 0 and (labels.min() < 0 or labels.max() >= logits.shape[1]):
-                raise ValueError(f"labels must lie in [0, {logits.shape[1] - 1}] for this model; "
-                                 f"got values in [{labels.min().item()}, {labels.max().item()}]")
-            torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x)
+        columns = None if through_input else _batch_columns(model, convs, x, y, workspace, through_input=False)
+        if columns is None or None in columns:
+            through_input = True
+            columns = _batch_columns(model, convs, x.requires_grad_(True), y, workspace, through_input=True)
         missing = [name for (name, _), col in zip(convs, columns) if col is None]
         if missing:
             raise RuntimeError(f"no gradient reached conv layers {missing[:3]}: are they used in forward?")
@@ -207,6 +97,19 @@ def _filter_saliency(model, convs, images, labels, batch_size, progress, channel
     if not out:
         return torch.empty(0, sum(c.out_channels for _, c in convs))
     return torch.cat(out)
+
+
+def _batch_columns(model, convs, x, y, workspace, through_input: bool) -> list | None:
+    """Each conv's [B, out] statistic for one batch (``None`` where no gradient reached it), or ``None``
+    when no conv reads the images directly."""
+    columns: list = [None] * len(convs)
+    roots: list = []
+    with _filter_stat_hooks(model, columns, roots, workspace), torch.enable_grad():
+        loss = F.cross_entropy(model(x), y, reduction="sum")
+        if not (through_input or roots):
+            return None
+        torch.autograd.grad(loss, [x] if through_input else roots, allow_unused=True)
+    return columns
 
 
 def filter_saliency_loop(model: nn.Module, images: torch.Tensor, labels) -> torch.Tensor:

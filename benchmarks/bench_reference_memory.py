@@ -71,7 +71,8 @@ def main(n_images: int = 50_000) -> list[dict]:
           "(2.5 (max_tail + 1) + sample_size + batch) x filters x 4 bytes at the peak; the N x F matrix grows with N")
     default, matrix = results[0], n_images * results[0]["filters"] * 4
     return [row(f"reference statistics of {n_images:,} images x {default['filters']:,} filters (ResNet-50), "
-                "default tail and sample", f"{default['seconds']:.0f} s, {default['peak_added'] / 1e9:.2f} GB peak memory",
+                "default tail and sample",
+                f"{default['seconds']:.0f} s, {default['peak_added'] / 1e9:.2f} GB peak memory",
                 f"{matrix / 1e9:.2f} GB for the N x F matrix the published code holds "
                 f"({default['peak_added'] / matrix:.0%} of it)", "bench_reference_memory.py")]
 

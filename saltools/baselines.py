@@ -4,14 +4,17 @@ A perturbed image is ``image * keep + fill * (1 - keep)``; ``BASELINES`` names t
 the model's input space of images in [0, 1] (for a model that normalizes inside, "zero in normalized
 space", Captum's default, is the ``dataset_mean`` baseline here). ``perturbed_scores`` applies a fill
 under many keep-masks and reads the target score, batched: the shared core of ``perturb`` and
-``metrics``.
+``metrics``. ``road_imputation`` is ROAD's noisy linear imputation, solved exactly.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
+import scipy.sparse
+import scipy.sparse.linalg
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -67,6 +70,70 @@ def jacobi(x, keep, iterations):
     return x
 
 
+#: ROAD's neighbourhood: (dy, dx) and weight; direct neighbours 1/6, diagonal ones 1/12 (they sum to 1)
+ROAD_NEIGHBOURS = tuple(((dy, dx), 1 / 12 if dy and dx else 1 / 6)
+                        for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
+
+
+def road_imputation(images: torch.Tensor, removed: torch.Tensor, noise: float = 0.01, seed: int = 0) -> torch.Tensor:
+    """ROAD's noisy linear imputation (Rong et al., ICML 2022), exactly: every removed pixel equals the
+    weighted mean of its neighbours inside the image (``ROAD_NEIGHBOURS``, the weights of the neighbours
+    that exist renormalized at borders), kept pixels are fixed, and Gaussian noise of standard deviation
+    ``noise`` (ROAD's default 0.01, absolute, no clipping) is added to the removed pixels only.
+
+    One sparse linear system for the whole batch (block diagonal, one block per image, solved once by
+    ``scipy.sparse.linalg.spsolve`` for all channels), in float64. ``images`` [N, C, H, W] in [0, 1];
+    ``removed`` [N, 1, H, W] or [N, H, W] (bool). Every image must keep at least one pixel."""
+    images = checks.images(images)
+    n, c, h, w = images.shape
+    removed = torch.as_tensor(removed)
+    removed = checks.masks(removed[:, 0] if removed.ndim == 4 and removed.shape[1] == 1 else removed, "removed",
+                           shape=(n, h, w))
+    if noise < 0 or not np.isfinite(noise):
+        raise ValueError(f"noise must be a finite standard deviation >= 0; got {noise}")
+    everything = removed.flatten(1).all(1)
+    if everything.any():
+        raise ValueError(f"ROAD imputation needs at least one kept pixel per image; images "
+                         f"{everything.nonzero().flatten().tolist()[:5]} have none")
+    missing = removed.flatten().cpu().numpy()
+    pixels = images.detach().permute(0, 2, 3, 1).reshape(-1, c).cpu().double().numpy()
+    solved = _solve_neighbour_means(missing, pixels, (h, w))
+    generator = torch.Generator().manual_seed(seed)
+    solved += noise * torch.randn(solved.shape, generator=generator, dtype=torch.float64).numpy()
+    pixels[missing] = solved
+    out = torch.from_numpy(pixels).view(n, h, w, c).permute(0, 3, 1, 2)
+    return out.to(images.dtype).to(images.device).contiguous()
+
+
+def _solve_neighbour_means(missing: np.ndarray, pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The values [U, C] of the U missing pixels (flat over images, rows, columns) that equal the weighted
+    mean of their in-image neighbours: ``sum_j w_j (x_i - x_j) = 0``, known ``x_j`` moved to the right."""
+    h, w = size
+    unknown = np.flatnonzero(missing)
+    if not len(unknown):
+        return np.zeros((0, pixels.shape[1]))
+    variable = np.full(len(missing), -1)
+    variable[unknown] = np.arange(len(unknown))
+    image, rest = np.divmod(unknown, h * w)
+    row, col = np.divmod(rest, w)
+    diagonal, rhs = np.zeros(len(unknown)), np.zeros((len(unknown), pixels.shape[1]))
+    rows, cols, values = [np.arange(len(unknown))], [np.arange(len(unknown))], [None]
+    for (dy, dx), weight in ROAD_NEIGHBOURS:
+        inside = (row + dy >= 0) & (row + dy < h) & (col + dx >= 0) & (col + dx < w)
+        eq = np.flatnonzero(inside)
+        neighbour = image[eq] * h * w + (row[eq] + dy) * w + col[eq] + dx
+        diagonal[eq] += weight
+        known = ~missing[neighbour]
+        rhs[eq[known]] += weight * pixels[neighbour[known]]
+        rows.append(eq[~known])
+        cols.append(variable[neighbour[~known]])
+        values.append(np.full((~known).sum(), -weight))
+    values[0] = diagonal
+    system = scipy.sparse.csc_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                                     shape=(len(unknown), len(unknown)))
+    return scipy.sparse.linalg.spsolve(system, rhs).reshape(len(unknown), -1)
+
+
 @dataclass(frozen=True)
 class Baseline:
     """A named fill for removed pixels: ``fill(images, removed, generator, dataset_mean) -> [N, C, H, W]``."""
@@ -101,8 +168,8 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
              "biharmonic inpainting; depends on the region removed", depends_on_region=True),
     Baseline("noisy_inpaint", lambda x, r, g, mean: _noisy_fill(x, r, g), "the ``inpaint`` fill plus Gaussian "
              "noise of standard deviation 0.05 on the removed pixels, clipped to [0, 1]: the idea of ROAD's noisy "
-             "linear imputation (Rong et al. 2022), not its solver (ROAD solves the neighbour-average system "
-             "exactly)", depends_on_region=True),
+             "linear imputation (Rong et al. 2022), not its solver (``road_imputation`` solves ROAD's neighbour-average "
+             "system exactly)", depends_on_region=True),
 ]}
 
 

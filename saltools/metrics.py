@@ -1,5 +1,6 @@
-"""Metrics on saliency maps: localization against masks, map agreement, causal (deletion / insertion)
-metrics and the agreement of metric variants on a ranking of methods."""
+"""Metrics on saliency maps: localization against masks (relevance mass and rank, pointing game, top-k
+intersection, ROC-AUC), map agreement, causal metrics (deletion / insertion curves, AOPC, ROAD, SRG,
+faithfulness correlation) and the agreement of metric variants on a ranking of methods."""
 from __future__ import annotations
 
 import itertools
@@ -9,12 +10,13 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from scipy import stats
 from skimage.metrics import structural_similarity
 
 from . import checks
 from ._torch import in_layout, memory_layout_fallback, preserved_state
-from .baselines import BASELINES, fills_for, prepared_targets, target_scores
+from .baselines import BASELINES, fills_for, prepared_targets, road_imputation, target_scores
 
 
 def _check_maps(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,6 +46,55 @@ def relevance_rank(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     ranks.scatter_(1, order, torch.arange(flat.shape[1]).expand_as(order))
     hits = (inside & (ranks < sizes[:, None])).sum(1)
     return hits / sizes.clamp_min(1)
+
+
+def _ranks_from_top(maps: torch.Tensor, absolute: bool) -> torch.Tensor:
+    """Each pixel's place [N, H*W] when the map's pixels are sorted by relevance, highest first (stable)."""
+    flat = maps.abs().flatten(1) if absolute else maps.flatten(1)
+    order = flat.argsort(dim=1, descending=True, stable=True)
+    return torch.empty_like(order).scatter_(1, order, torch.arange(flat.shape[1]).expand_as(order).contiguous())
+
+
+def pointing_game(maps: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, absolute: bool = True) -> torch.Tensor:
+    """Pointing game (Zhang et al. 2018): 1.0 where the map's highest pixel (by |relevance|, or by signed
+    relevance with ``absolute=False``; the first in row-major order on ties) lies in the mask or within
+    ``tolerance`` pixels of it (Euclidean; the original uses 15 at 224 px), else 0.0: [N]."""
+    maps, masks = _check_maps(maps, masks)
+    tolerance = checks.positive_int(tolerance + 1, "tolerance + 1") - 1
+    if tolerance:
+        offsets = torch.arange(-tolerance, tolerance + 1, dtype=torch.float32)
+        disk = ((offsets[:, None] ** 2 + offsets[None] ** 2) <= tolerance ** 2).float()[None, None]
+        masks = F.conv2d(masks[:, None].float(), disk, padding=tolerance)[:, 0] > 0
+    top = _ranks_from_top(maps, absolute) == 0
+    return (top & masks.flatten(1)).any(1).float()
+
+
+def top_k_intersection(maps: torch.Tensor, masks: torch.Tensor, k: int | float) -> torch.Tensor:
+    """Share of the map's ``k`` highest pixels by |relevance| (a count, or a share of the pixels when
+    ``k`` < 1) that lie in the mask: [N]. ``relevance_rank`` is the case k = the mask's size."""
+    maps, masks = _check_maps(maps, masks)
+    pixels = maps[0].numel()
+    count = round(k * pixels) if isinstance(k, float) and 0 < k < 1 else k
+    count = checks.positive_int(count, "k")
+    if count > pixels:
+        raise ValueError(f"k must be at most the number of pixels ({pixels}); got {k}")
+    return ((_ranks_from_top(maps, True) < count) & masks.flatten(1)).sum(1) / count
+
+
+def mask_roc_auc(maps: torch.Tensor, masks: torch.Tensor, absolute: bool = True) -> torch.Tensor:
+    """ROC-AUC of the map (|relevance|, or signed with ``absolute=False``) as a score that separates mask
+    pixels from the rest: the probability that a random mask pixel outranks a random other pixel, ties
+    counting half (Mann-Whitney U / (n_in n_out), from average ranks): [N]; NaN where the mask is empty
+    or covers the whole image."""
+    maps, masks = _check_maps(maps, masks)
+    values = (maps.abs() if absolute else maps).flatten(1).double().numpy()
+    inside = masks.flatten(1).numpy()
+    ranks = stats.rankdata(values, axis=1)
+    n_in = inside.sum(1).astype(float)
+    n_out = inside.shape[1] - n_in
+    u = (ranks * inside).sum(1) - n_in * (n_in + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return torch.from_numpy(np.where(n_in * n_out > 0, u / (n_in * n_out), np.nan))
 
 
 def _pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -175,6 +226,86 @@ def aopc(curves: torch.Tensor, k: int | None = None) -> torch.Tensor:
     if not 1 <= k < curves.shape[1]:
         raise ValueError(f"k must lie in [1, {curves.shape[1] - 1}] (steps after the unperturbed one); got {k}")
     return (curves[:, :1] - curves[:, :k + 1]).mean(1)
+
+
+def symmetric_relevance_gain(morf: torch.Tensor, lerf: torch.Tensor) -> torch.Tensor:
+    """SRG (Bluecher et al., TMLR 2024): AUC of the least-influential-first curve minus AUC of the
+    most-influential-first curve (``auc``, x from 0 to 1), per image: [N]. Positive when removing the
+    map's least relevant pixels hurts the model less than removing its most relevant ones; a shift of
+    both curves by the same amount (a baseline that moves every score) cancels."""
+    morf, lerf = torch.as_tensor(morf), torch.as_tensor(lerf)
+    if morf.shape != lerf.shape:
+        raise ValueError(f"morf and lerf curves must have the same shape; got {tuple(morf.shape)} and "
+                         f"{tuple(lerf.shape)}")
+    return auc(lerf) - auc(morf)
+
+
+def road_curve(model, images: torch.Tensor, maps: torch.Tensor, target=None, *, order: str = "morf",
+               percentages=(10, 20, 30, 40, 50, 60, 70, 80, 90), noise: float = 0.01, output: str = "probability",
+               seed: int = 0, chunk: int = 64) -> torch.Tensor:
+    """ROAD (Rong et al., ICML 2022): target scores [N, P] after removing the ``percentages`` of pixels with
+    the highest (``order="morf"``) or lowest ("lerf") |relevance| and filling them by
+    ``baselines.road_imputation`` (noise drawn afresh per percentage from ``seed``). Each percentage is
+    one sparse solve for the whole batch and forward passes of ``chunk`` images."""
+    if order not in ("morf", "lerf"):
+        raise ValueError(f"order must be 'morf' or 'lerf'; got {order!r}")
+    images = checks.images(images, model=model)
+    maps = checks.maps(maps, shape=(len(images), *images.shape[2:]))
+    shares = torch.as_tensor(percentages, dtype=torch.float64) / 100
+    if shares.ndim != 1 or not len(shares) or not bool(((shares >= 0) & (shares < 1)).all()):
+        raise ValueError(f"percentages must be numbers in [0, 100); got {percentages}")
+    chunk = checks.positive_int(chunk, "chunk")
+    ranks = _ranks_from_top(maps.abs() if order == "morf" else -maps.abs(), absolute=False)
+    columns = []
+    with preserved_state(model), torch.no_grad():
+        model.eval()
+        _, target = prepared_targets(model, images, target)
+        for step, share in enumerate(shares.tolist()):
+            removed = (ranks < round(share * ranks.shape[1])).view(len(images), *images.shape[2:])
+            filled = checks.model_input(road_imputation(images, removed, noise, seed + step), model)
+            columns.append(_scores_in_chunks(model, filled, target, output, chunk))
+    return torch.stack(columns, 1).cpu()
+
+
+def _scores_in_chunks(model, batch: torch.Tensor, target: torch.Tensor, output: str, chunk: int) -> torch.Tensor:
+    def scores(channels_last: bool) -> torch.Tensor:
+        return torch.cat([target_scores(model, in_layout(batch[lo:lo + chunk], channels_last), target[lo:lo + chunk],
+                                        output) for lo in range(0, len(batch), chunk)])
+    return memory_layout_fallback(model, scores)
+
+
+def faithfulness_correlation(model, images: torch.Tensor, maps: torch.Tensor, target=None, *,
+                             subset_size: int = 224, n_subsets: int = 100, baseline: str = "black",
+                             output: str = "probability", seed: int = 0, chunk: int = 64,
+                             dataset_mean=(0.5, 0.5, 0.5)) -> torch.Tensor:
+    """Faithfulness correlation (Bhatt et al., IJCAI 2020): per image, the Pearson correlation over
+    ``n_subsets`` random sets of ``subset_size`` pixels between the map's sum over the set and the drop of
+    the target score when the set is replaced by ``baseline``: [N] (0 where either side is constant)."""
+    images = checks.images(images, model=model)
+    maps = checks.maps(maps, shape=(len(images), *images.shape[2:])).flatten(1).double()
+    subset_size = checks.positive_int(subset_size, "subset_size")
+    n_subsets = checks.positive_int(n_subsets, "n_subsets")
+    pixels = maps.shape[1]
+    if subset_size > pixels or n_subsets < 2:
+        raise ValueError(f"need subset_size <= {pixels} pixels and n_subsets >= 2; got {subset_size}, {n_subsets}")
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; expected one of {sorted(BASELINES)}")
+    generator, group = torch.Generator().manual_seed(seed), max(1, chunk // (n_subsets + 1))
+    sums, drops = [], []
+    with preserved_state(model), torch.no_grad():
+        model.eval()
+        images, target = prepared_targets(model, images, target)
+        for lo in range(0, len(images), group):
+            n = len(images[lo:lo + group])
+            chosen = torch.rand(n, n_subsets, pixels, generator=generator).argsort(-1)[..., :subset_size]
+            removed = torch.zeros(n, n_subsets, pixels, dtype=torch.float64).scatter_(2, chosen, 1.0)
+            sums.append(torch.einsum("nsp,np->ns", removed, maps[lo:lo + n]))
+            keep = torch.cat([torch.ones(n, 1, pixels, dtype=torch.float64), 1 - removed], 1)
+            keep = keep.view(n, n_subsets + 1, 1, *images.shape[2:]).to(images)
+            scores = _curve_scores(model, images[lo:lo + n], keep, target[lo:lo + n], baseline, seed + lo,
+                                   dataset_mean, output).cpu().double()
+            drops.append(scores[:, :1] - scores[:, 1:])
+    return _pearson_rows(torch.cat(sums), torch.cat(drops))
 
 
 def kendall_tau(x, y) -> np.ndarray:

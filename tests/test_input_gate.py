@@ -73,6 +73,10 @@ GATED = {
     "baselines.baseline_predictions": lambda m, x, y: st.baselines.baseline_predictions(m, x, range(10), ["black"]),
     "metrics.perturbation_curve": lambda m, x, y: st.metrics.perturbation_curve(m, x, maps_like(x), y, steps=2),
     "metrics.luminance_correlation": lambda m, x, y: st.metrics.luminance_correlation(maps_like(x), x),
+    "metrics.road_curve": lambda m, x, y: st.metrics.road_curve(m, x, maps_like(x), y, percentages=(50,)),
+    "metrics.faithfulness_correlation": lambda m, x, y: st.metrics.faithfulness_correlation(
+        m, x, maps_like(x), y, subset_size=64, n_subsets=4),
+    "baselines.road_imputation": lambda m, x, y: st.baselines.road_imputation(x, maps_like(x) < 0.5),
     "data.corrupt": lambda m, x, y: st.data.corrupt(x, "fog", 2),
     "experiments.compare": lambda m, x, y: st.experiments.compare(m, x, y, torch.ones(len(x), *x.shape[-2:]),
                                                                   methods=["Saliency"]),
@@ -80,6 +84,7 @@ GATED = {
 #: functions without labels (or that take an image's predicted class), for the label rows
 NO_LABELS = {"models.predict", "models.fit_normalization", "perturb.superpixels", "baselines.baseline_images",
              "baselines.baseline_predictions", "metrics.luminance_correlation", "data.corrupt",
+             "baselines.road_imputation",
              "paramsal.planted_fault_benchmark"}
 
 

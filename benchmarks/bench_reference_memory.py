@@ -67,8 +67,9 @@ def main(n_images: int = 50_000) -> list[dict]:
               f"{r['peak_added'] / 1e9:5.2f} GB ({r['peak_added'] / matrix:5.1%} of the N x F matrix, "
               f"{matrix / 1e9:.2f} GB), fitted state {r['state'] / 1e9:5.2f} GB")
     print("the fitted state is (max_tail + 1 + sample_size) x filters x 4 bytes plus 8 bytes per image (fingerprints);"
-          "\nwhile fitting, up to half a tail more waits in the merge buffer and a merge builds a new tail: about "
-          "(2.5 (max_tail + 1) + sample_size + batch) x filters x 4 bytes at the peak; the N x F matrix grows with N")
+          "\nwhile fitting, up to half a tail more waits in the merge buffer and merges write into the tail in place: "
+          "about (1.5 (max_tail + 1) + sample_size + batch) x filters x 4 bytes at the peak, plus allocator slack;"
+          "\nthe N x F matrix grows with N")
     default, matrix = results[0], n_images * results[0]["filters"] * 4
     return [row(f"reference statistics of {n_images:,} images x {default['filters']:,} filters (ResNet-50), "
                 "default tail and sample",

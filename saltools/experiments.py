@@ -1,6 +1,7 @@
 """Experiments that combine several concepts: methods scored against masks, the brightness sweep,
-cascading randomization (chapter 5), and the effect of baselines and settings on maps and on the
-verdicts of causal metrics (chapter 6). Each returns a tidy table that a chapter plots.
+cascading randomization (chapter 5), the effect of baselines and settings on maps and on the
+verdicts of causal metrics, and the remedies proposed since (SRG under every baseline and ROAD, how far
+occluded images lie from the data; chapter 6). Each returns a tidy table that a chapter plots.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from . import metrics
+from . import checks, metrics
+from ._torch import preserved_state
 from .attributions import METHODS as ATTRIBUTION_METHODS
 from .attributions import attribute, to_map
-from .baselines import BASELINES
+from .baselines import BASELINES, baseline_images, road_imputation
 from .data import Shapes
 from .models.evaluation import predict
 from .perturb import maps_by_baseline, maps_by_setting
@@ -83,29 +85,59 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, labels: torc
     One row per (method, stage randomized down to, image): Spearman correlation of |map| and of the
     signed map, and SSIM of the |maps| scaled to [0, 1]. The caller's model is not touched.
     """
+    return parameter_randomization(model, images, labels, methods, seed=seed, progress=progress)
+
+
+def parameter_randomization(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                            methods: Sequence[str] = tuple(ATTRIBUTION_METHODS), *, mode: str = "cascading",
+                            smooth: int = 0, noise: float = 0.1, seed: int = 0, progress: bool = False) -> pd.DataFrame:
+    """The model parameter randomization test on copies of the model (the caller's is not touched).
+
+    ``mode="cascading"`` (Adebayo et al. 2018) re-initializes the stages of ``randomization_stages`` from
+    the top down, one more each step; ``"independent"`` re-initializes one stage at a time, the others as
+    trained. ``smooth`` > 0 gives Smooth MPRT (Hedstroem et al. 2024): each map, before and after, is the
+    mean over ``smooth`` copies of the image plus Gaussian noise of standard deviation ``noise`` (clipped
+    to [0, 1], the input range), which removes the gradient noise that can pass for sensitivity. One row
+    per (method, stage, image) with the ``metrics.map_agreement`` scores of the maps before and after.
+    """
+    if mode not in ("cascading", "independent"):
+        raise ValueError(f"mode must be 'cascading' or 'independent'; got {mode!r}")
     stages = randomization_stages(model)
     if not stages:
         raise ValueError("the model has no child module with parameters to randomize")
-    randomized = copy.deepcopy(model)
+    smooth = checks.positive_int(smooth + 1, "smooth + 1") - 1
     generator_state = torch.random.get_rng_state()
-    originals = {name: to_map(attribute(model, name, images, labels)) for name in methods}
-    rows = []
+    originals = {name: _smoothed_map(model, name, images, labels, smooth, noise, seed) for name in methods}
+    rows, randomized = [], copy.deepcopy(model)
     try:
         torch.manual_seed(seed)
         for depth, stage in enumerate(tqdm(stages, disable=not progress, desc="randomize"), start=1):
+            if mode == "independent":
+                randomized = copy.deepcopy(model)
             for module in getattr(randomized, stage).modules():
                 if hasattr(module, "reset_parameters"):
                     module.reset_parameters()
             for name in methods:
-                after = to_map(attribute(randomized, name, images, labels))
-                agreement = metrics.map_agreement(originals[name], after)
+                agreement = metrics.map_agreement(originals[name],
+                                                  _smoothed_map(randomized, name, images, labels, smooth, noise, seed))
                 agreement.insert(0, "method", name)
-                agreement.insert(1, "randomized_to", stage)
+                agreement.insert(1, "randomized_to" if mode == "cascading" else "randomized", stage)
                 agreement.insert(2, "depth", depth)
                 rows.append(agreement)
     finally:
         torch.random.set_rng_state(generator_state)
     return pd.concat(rows, ignore_index=True)
+
+
+def _smoothed_map(model, method, images, labels, smooth: int, noise: float, seed: int) -> torch.Tensor:
+    """The method's maps; with ``smooth`` > 0 the mean over that many noisy copies (one batched call)."""
+    if not smooth:
+        return to_map(attribute(model, method, images, labels))
+    generator = torch.Generator().manual_seed(seed)
+    copies = images.repeat(smooth, 1, 1, 1)
+    noisy = (copies + noise * torch.randn(copies.shape, generator=generator).to(copies)).clamp(0, 1)
+    maps = to_map(attribute(model, method, noisy, torch.as_tensor(labels).repeat(smooth)))
+    return maps.view(smooth, len(images), *maps.shape[1:]).mean(0)
 
 
 # ----------------------------------------------------------------------------- baselines and settings (chapter 6)
@@ -161,3 +193,89 @@ def quality_table(scores: pd.DataFrame, localization_table: pd.DataFrame | None 
                                                 "image": localization_table.image,
                                                 "score": localization_table.rank_accuracy})], ignore_index=True)
     return table
+
+
+# ----------------------------------------------------------------------------- remedies since Brunke (chapter 6)
+#: the substrate name of ROAD's noisy linear imputation next to ``BASELINES``
+ROAD = "road"
+
+
+def srg_scores(model: nn.Module, images: torch.Tensor, target, maps: dict[str, torch.Tensor],
+               substrates: Sequence[str] = (*BASELINES, ROAD), steps: int = 10, seed: int = 0,
+               progress: bool = False) -> pd.DataFrame:
+    """SRG (Bluecher et al., TMLR 2024) of every method under every substrate: one row per (substrate,
+    method, image) with the deletion AUCs ``morf_auc`` and ``lerf_auc`` and ``srg`` = lerf - morf. Every
+    substrate's curves run over the removed shares 0, 1/steps, ..., (steps - 1)/steps (ROAD cannot
+    remove every pixel), so areas compare across substrates."""
+    unknown = set(substrates) - set(BASELINES) - {ROAD}
+    if unknown:
+        raise ValueError(f"unknown substrates {sorted(unknown)}; expected names from {sorted(BASELINES) + [ROAD]}")
+    rows = []
+    for substrate in tqdm(substrates, disable=not progress, desc="substrates"):
+        for method, m in maps.items():
+            morf, lerf = (_deletion_curve(model, images, m, target, substrate, order, steps, seed)
+                          for order in ("morf", "lerf"))
+            rows.append(pd.DataFrame({"substrate": substrate, "method": method, "image": range(len(images)),
+                                      "morf_auc": metrics.auc(morf).numpy(), "lerf_auc": metrics.auc(lerf).numpy(),
+                                      "srg": metrics.symmetric_relevance_gain(morf, lerf).numpy()}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _deletion_curve(model, images, maps, target, substrate, order, steps, seed) -> torch.Tensor:
+    if substrate == ROAD:
+        return metrics.road_curve(model, images, maps, target, order=order, seed=seed,
+                                  percentages=[100 * t / steps for t in range(steps)])
+    return metrics.perturbation_curve(model, images, maps, target, order=order, substrate=substrate, steps=steps,
+                                      seed=seed)[:, :-1]
+
+
+def occlusion_distance(model: nn.Module, images: torch.Tensor, substrates: Sequence[str] = (*BASELINES, ROAD),
+                       share: float = 0.5, patch: int = 8, seed: int = 0) -> pd.DataFrame:
+    """How far occluded images lie from the data: our stand-in for R-OMS (Bluecher et al. 2024). Random
+    ``patch`` x ``patch`` cells covering ``share`` of each image are filled by each substrate; the distance
+    of the occluded image's penultimate features (the input of the model's last ``nn.Linear``) to the
+    nearest clean image's features is divided by the median distance from a clean image to its nearest
+    other clean image (1: as far from the data as clean images are from each other). One row per
+    (substrate, image) with ``distance``."""
+    images = checks.images(images, model=model)
+    if len(images) < 2 or not 0 <= share < 1:
+        raise ValueError(f"need at least 2 images and share in [0, 1); got {len(images)} and {share}")
+    removed = _random_cells(len(images), images.shape[-2:], checks.positive_int(patch, "patch"), share, seed)
+    clean = _penultimate(model, images)
+    nearest_other = torch.cdist(clean, clean).fill_diagonal_(float("inf")).amin(1).median()
+    rows = []
+    for substrate in substrates:
+        if substrate == ROAD:
+            occluded = road_imputation(images, removed, seed=seed)
+        else:
+            keep = (~removed[:, None]).to(images)
+            occluded = images * keep + baseline_images(substrate, images, removed[:, None], seed) * (1 - keep)
+        distance = torch.cdist(_penultimate(model, occluded), clean).amin(1) / nearest_other
+        rows.append(pd.DataFrame({"substrate": substrate, "image": range(len(images)), "distance": distance.numpy()}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _random_cells(n: int, size, patch: int, share: float, seed: int) -> torch.Tensor:
+    """[n, H, W] bool: round(share x cells) random patch cells per image (cells cut at the borders)."""
+    rows, cols = -(-size[0] // patch), -(-size[1] // patch)
+    chosen = torch.rand(n, rows * cols, generator=torch.Generator().manual_seed(seed)).argsort(1)
+    cells = chosen < round(share * rows * cols)
+    grid = cells.view(n, rows, cols).repeat_interleave(patch, 1).repeat_interleave(patch, 2)
+    return grid[:, :size[0], :size[1]]
+
+
+def _penultimate(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The input of the model's last ``nn.Linear`` for ``images`` (flattened): [N, D]."""
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linear:
+        raise ValueError("the model has no nn.Linear layer whose input could serve as its features")
+    features = []
+    handle = linear[-1].register_forward_hook(lambda module, args, output: features.append(args[0].flatten(1)))
+    try:                                # not ``predict``: ROAD's noise may leave [0, 1] by a few hundredths
+        with preserved_state(model), torch.no_grad():
+            model.eval()
+            for lo in range(0, len(images), 64):
+                model(checks.model_input(images[lo:lo + 64], model))
+    finally:
+        handle.remove()
+    return torch.cat(features).cpu().double()

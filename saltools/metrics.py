@@ -329,8 +329,6 @@ def ranking_agreement(scores: pd.DataFrame, variant: str = "variant", method: st
     mean-score rankings, plus each variant's Krippendorff's alpha (ordinal) of the per-unit method
     rankings (Tomsett et al. 2020: do images agree on the order of the methods?). With ``reference``
     (a variant name), only the pairs with it, the other variant always in ``variant_a``."""
-
-
     means = scores.groupby([variant, method])[value].mean().unstack(method)
     alpha = {}
     for name, sub in scores.groupby(variant):

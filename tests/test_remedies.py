@@ -174,3 +174,71 @@ def test_faithfulness_correlation_is_one_for_the_exact_attribution_of_a_linear_m
     assert metrics.faithfulness_correlation(model, images, unrelated, 0, **kwargs).abs().max() < 0.8
     with pytest.raises(ValueError, match="n_subsets >= 2"):
         metrics.faithfulness_correlation(model, images, exact, 0, subset_size=200, n_subsets=30)
+
+
+def test_srg_under_every_substrate_is_computed_from_the_two_deletion_curves(shapes_model):
+    from saltools import experiments
+    from saltools.data import Shapes
+    data = Shapes(3, split="test")
+    maps = {"object": data.masks.float(), "random": torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))}
+    table = experiments.srg_scores(shapes_model, data.images, data.labels, maps, substrates=("black", "road"), steps=4)
+    assert len(table) == 2 * 2 * 3 and set(table.substrate) == {"black", "road"}
+    np.testing.assert_allclose(table.srg, table.lerf_auc - table.morf_auc)
+    morf = metrics.road_curve(shapes_model, data.images, maps["object"], data.labels, percentages=(0, 25, 50, 75))
+    lerf = metrics.road_curve(shapes_model, data.images, maps["object"], data.labels, order="lerf",
+                              percentages=(0, 25, 50, 75))
+    road = table[(table.substrate == "road") & (table.method == "object")]
+    np.testing.assert_allclose(road.srg, metrics.symmetric_relevance_gain(morf, lerf).numpy(), rtol=1e-6)
+    black = metrics.perturbation_curve(shapes_model, data.images, maps["random"], data.labels, steps=4)[:, :-1]
+    row = table[(table.substrate == "black") & (table.method == "random")]
+    np.testing.assert_allclose(row.morf_auc, metrics.auc(black).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown substrates"):
+        experiments.srg_scores(shapes_model, data.images, data.labels, maps, substrates=("nope",))
+
+
+def test_occlusion_distance_is_zero_without_occlusion_and_grows_with_it(shapes_model):
+    from saltools import experiments
+    from saltools.data import Shapes
+    images = Shapes(6, split="test").images
+    none = experiments.occlusion_distance(shapes_model, images, ("black", "road"), share=0.0)
+    assert (none.distance == 0).all()
+    half = experiments.occlusion_distance(shapes_model, images, ("black", "road"), share=0.5)
+    assert (half.distance > 0).all() and list(half.columns) == ["substrate", "image", "distance"]
+    cells = experiments._random_cells(4, (64, 64), 8, 0.25, seed=0)
+    assert cells.shape == (4, 64, 64) and (cells.float().mean((1, 2)) == 0.25).all()
+    with pytest.raises(ValueError, match="share"):
+        experiments.occlusion_distance(shapes_model, images, ("black",), share=1.0)
+
+
+def test_independent_randomization_resets_one_stage_at_a_time_on_copies(shapes_model):
+    from saltools import experiments
+    from saltools.data import Shapes
+    data = Shapes(3, split="test")
+    before = {k: v.clone() for k, v in shapes_model.state_dict().items()}
+    cascade = experiments.parameter_randomization(shapes_model, data.images, data.labels, ["Saliency"])
+    alone = experiments.parameter_randomization(shapes_model, data.images, data.labels, ["Saliency"],
+                                                mode="independent")
+    assert all(torch.equal(v, before[k]) for k, v in shapes_model.state_dict().items())
+    stages = experiments.randomization_stages(shapes_model)
+    assert list(alone.randomized.unique()) == stages and len(alone) == len(cascade) == 3 * len(stages)
+    first = ["spearman_abs", "spearman", "ssim"]
+    np.testing.assert_allclose(alone[alone.depth == 1][first], cascade[cascade.depth == 1][first])  # same reset
+    last = alone[alone.depth == len(stages)].spearman_abs.mean(), cascade[cascade.depth == len(stages)].spearman_abs
+    assert last[0] > last[1].mean()              # only the stem reset keeps more of the map than resetting all
+    with pytest.raises(ValueError, match="mode"):
+        experiments.parameter_randomization(shapes_model, data.images, data.labels, ["Saliency"], mode="nope")
+
+
+def test_smooth_mprt_averages_maps_over_noisy_copies(shapes_model):
+    from saltools import experiments
+    from saltools.data import Shapes
+    data = Shapes(2, split="test")
+    plain = experiments.parameter_randomization(shapes_model, data.images, data.labels, ["Saliency"])
+    silent = experiments.parameter_randomization(shapes_model, data.images, data.labels, ["Saliency"], smooth=3,
+                                                 noise=0.0)
+    columns = ["spearman_abs", "spearman", "ssim"]
+    np.testing.assert_allclose(silent[columns], plain[columns], rtol=1e-5, atol=1e-6)
+    smooth = experiments.parameter_randomization(shapes_model, data.images, data.labels, ["Saliency"], smooth=4)
+    again = experiments.parameter_randomization(shapes_model, data.images, data.labels, ["Saliency"], smooth=4)
+    assert smooth[columns].notna().all().all() and smooth[columns].equals(again[columns])
+    assert not np.allclose(smooth.spearman_abs, plain.spearman_abs)

@@ -12,9 +12,11 @@ from .input_bias import InputBiasContext
 from .parameter_saliency import CLAIMS as PARAMETER_SALIENCY_CLAIMS
 from .perturbation import CLAIMS as PERTURBATION_CLAIMS
 from .perturbation import PerturbationContext
+from .remedies import CLAIMS as REMEDY_CLAIMS
 
 CLAIMS: dict[str, Claim] = {claim.id: claim
-                            for claim in PARAMETER_SALIENCY_CLAIMS + INPUT_BIAS_CLAIMS + PERTURBATION_CLAIMS}
+                            for claim in PARAMETER_SALIENCY_CLAIMS + INPUT_BIAS_CLAIMS + PERTURBATION_CLAIMS
+                            + REMEDY_CLAIMS}
 CONTEXTS = (Context, InputBiasContext, PerturbationContext)
 
 

@@ -12,10 +12,12 @@ kernel       layers                                 why it exists
 ===========  =====================================  ==================================================
 per_image    at most 4 input channels (RGB stems)   a matmul per kernel offset has an inner size of 3;
                                                     oneDNN's weight gradient, one image per call, is
-                                                    8x faster than any batched formulation (im2col,
-                                                    groups=B, per-offset matmuls)
+                                                    4.5-8x faster for ResNet's stem at 224 px than
+                                                    im2col, groups=B or per-offset matmuls (on par at
+                                                    64 px)
 pointwise    1x1, ungrouped, unpadded, any stride   no kernel offsets: one matmul over positions,
-                                                    read in place from channels-last memory
+                                                    read in place from channels-last memory (9x faster
+                                                    than the offset kernel for 64>256 at 56 px)
 stride1      other stride-1 ungrouped               one matmul per offset on a contiguous slice of the
                                                     padded input; no window copies
 strided      other strided or grouped               one matmul per offset on a strided window

@@ -36,23 +36,20 @@ def relevance_mass(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, inside / torch.where(total > 0, total, 1.0), 0.0)
 
 
-def relevance_rank(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Share of the top-|mask| pixels by |relevance| that lie inside the mask, per map: [N]."""
-    maps, masks = _check_maps(maps, masks)
-    flat, inside = maps.abs().flatten(1), masks.flatten(1)
-    sizes = inside.sum(1)
-    order = flat.argsort(dim=1, descending=True, stable=True)
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.arange(flat.shape[1]).expand_as(order))
-    hits = (inside & (ranks < sizes[:, None])).sum(1)
-    return hits / sizes.clamp_min(1)
-
-
 def _ranks_from_top(maps: torch.Tensor, absolute: bool) -> torch.Tensor:
     """Each pixel's place [N, H*W] when the map's pixels are sorted by relevance, highest first (stable)."""
     flat = maps.abs().flatten(1) if absolute else maps.flatten(1)
     order = flat.argsort(dim=1, descending=True, stable=True)
     return torch.empty_like(order).scatter_(1, order, torch.arange(flat.shape[1]).expand_as(order).contiguous())
+
+
+def relevance_rank(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Share of the top-|mask| pixels by |relevance| that lie inside the mask, per map: [N]."""
+    maps, masks = _check_maps(maps, masks)
+    inside = masks.flatten(1)
+    sizes = inside.sum(1)
+    hits = (inside & (_ranks_from_top(maps, absolute=True) < sizes[:, None])).sum(1)
+    return hits / sizes.clamp_min(1)
 
 
 def pointing_game(maps: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, absolute: bool = True) -> torch.Tensor:
@@ -185,9 +182,7 @@ def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=N
     with preserved_state(model), torch.no_grad():
         model.eval()
         images, target = prepared_targets(model, images, target)
-        relevance = maps.flatten(1).abs().float()
-        ranking = relevance.argsort(dim=1, descending=order == "morf", stable=True)
-        rank = torch.empty_like(ranking).scatter_(1, ranking, torch.arange(pixels).expand_as(ranking).contiguous())
+        rank = _ranks_from_top(maps.abs() if order == "morf" else -maps.abs(), absolute=False)
         changed = (rank[:, None] < thresholds[None, :, None]).view(len(images), *steps_shape).to(images)
         keep = 1 - changed if mode == "deletion" else changed
         group = max(1, chunk // (steps + 1))        # images per forward pass: about ``chunk`` perturbed images

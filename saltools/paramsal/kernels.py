@@ -100,7 +100,8 @@ def _padding(conv: nn.Conv2d) -> tuple[int, int]:
 
 def _per_image(conv: nn.Conv2d, inputs, grad_out, padding, workspace: Workspace) -> torch.Tensor:
     """oneDNN's (or cuDNN's) weight-only convolution backward for one image at a time: B calls of the
-    library kernel per chunk, each as fast as the plain pass's, where every batched route is slower.
+    library kernel, close to the batch's summed weight gradient (15.9 against 12.6 ms for ResNet's stem
+    at batch 16), where every batched route is slower.
     The weight placeholder takes the inputs' memory format (a mismatch costs oneDNN 3x in reorders)."""
     layout = torch.channels_last if inputs.is_contiguous(memory_format=torch.channels_last) else None
     weight = inputs.new_empty(conv.weight.shape).contiguous(memory_format=layout or torch.contiguous_format)

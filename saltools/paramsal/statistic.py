@@ -1,8 +1,9 @@
 """The exact per-sample filter statistic ``s_j(x) = mean |dCE(f(x), y) / dW_j|`` for a whole batch.
 
 A forward hook on every conv keeps its input, a tensor hook on its output receives the gradient there
-during one batched backward pass (to the input, so parameter ``.grad`` is never touched), and the
-layer's kernel in ``kernels`` forms the per-sample statistic from the two.
+during one batched backward pass (to the outputs of the convs that read the images, so parameter
+``.grad`` is never touched), and the layer's kernel in ``kernels`` forms the per-sample statistic from
+the two.
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def _filter_saliency(model, convs, images, labels, batch_size, progress, channel
         x = in_layout(images[lo:lo + batch_size].to(param), channels_last)
         y = labels[lo:lo + batch_size].to(param.device)
         columns = None if through_input else _batch_columns(model, convs, x, y, workspace, through_input=False)
-        if columns is None or None in columns:
+        if columns is None or any(column is None for column in columns):
             through_input = True
             columns = _batch_columns(model, convs, x.requires_grad_(True), y, workspace, through_input=True)
         missing = [name for (name, _), col in zip(convs, columns) if col is None]

@@ -25,7 +25,7 @@ RESULTS = HERE / "results.json"
 BEGIN = "<!-- speed table: written by `python benchmarks/run_all.py --readme`; do not edit by hand -->"
 END = "<!-- end of speed table -->"
 SCRIPTS = ("bench_filter_saliency", "bench_reference_memory", "bench_shapes", "bench_gpd", "bench_kendall",
-           "bench_perturb", "bench_attributions", "bench_checks")
+           "bench_perturb", "bench_road", "bench_attributions", "bench_checks")
 
 
 def machine() -> dict:

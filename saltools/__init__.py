@@ -13,17 +13,18 @@ imports only from the rows above it, never another module's underscore names:
     attributions  one interface over Captum, Zennit and RectGrad methods
     baselines     fills of removed pixels; batched scoring of perturbed images
     perturb       occlusion, RISE, superpixel ablation; maps under many baselines or settings
-    metrics       localization, map agreement, causal curves, AUC / AOPC, ranking agreement
-    depth, experiments  analyses combining the above (chapter 4; chapters 5-6's tables)
+    metrics       localization, map agreement, causal curves, AUC / AOPC, ROAD, SRG, ranking agreement
+    leakage       does a removal mask's outline name the class? (probe and model readers, chapter 7)
+    depth, experiments  analyses combining the above (chapter 4; chapters 5-7's tables)
     claims/       the book's statements of fact: evidence with a 95% interval, verdict by a fixed rule
     plots/, widgets     the book's figures and explorers
 
 Data flows down this list: a chapter calls claims and experiments, which call methods and metrics,
 which call models and data.
 """
-from . import (attributions, baselines, checks, claims, data, depth, evt, experiments, metrics, models, paramsal,
-               perturb, plots, profiles, rectgrad, widgets)
+from . import (attributions, baselines, checks, claims, data, depth, evt, experiments, leakage, metrics, models,
+               paramsal, perturb, plots, profiles, rectgrad, widgets)
 
 __version__ = "0.1.0"
-__all__ = ["attributions", "baselines", "checks", "claims", "data", "depth", "evt", "experiments", "metrics", "models",
-           "paramsal", "perturb", "plots", "profiles", "rectgrad", "widgets", "__version__"]
+__all__ = ["attributions", "baselines", "checks", "claims", "data", "depth", "evt", "experiments", "leakage",
+           "metrics", "models", "paramsal", "perturb", "plots", "profiles", "rectgrad", "widgets", "__version__"]

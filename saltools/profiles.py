@@ -23,7 +23,7 @@ WEIGHTS_VAR = "SALTOOLS_WEIGHTS"
 #: the sizes of the smoke scale (each size is the smaller of the profile's and this; the Shapes models
 #: make few mistakes, so their query pools, four evaluation sets, stay large enough to hold some)
 SMOKE_SIZES = {"n_reference": 48, "n_query": 6, "n_eval": 256, "batch_size": 16, "top_k": 4, "n_sample": 48,
-               "rise_masks": 40, "n_images": 8, "n_objects": 4, "n_perturbed": 4, "n_frames": 2}
+               "rise_masks": 40, "n_images": 8, "n_objects": 4, "n_perturbed": 4, "n_graded": 8, "n_frames": 2}
 SCALES = ("default", "smoke")
 
 
@@ -38,7 +38,8 @@ class Profile:
     top_k: filters a chapter zeroes or fine-tunes at most; n_sample: per-filter sample kept for
     normality tests; tail_quantile: POT threshold quantile; rise_masks: masks per RISE map;
     n_images: Shapes test images of the localization checks (chapter 5); n_objects: objects per grey
-    level (chapter 5); n_perturbed: images whose maps and metrics chapter 6 computes; n_frames: values
+    level (chapter 5); n_perturbed: images whose maps and metrics chapter 6 computes; n_graded: images whose
+    methods chapter 7 grades under every substrate (48 on 2 CPU cores keeps it within 3 minutes); n_frames: values
     per control that a widget precomputes for the static book at most (None: the widget's own choice);
     domains: the clean data domains the profile's data has (corruptions apply to all); scale: "default"
     or "smoke".
@@ -60,6 +61,7 @@ class Profile:
     n_images: int = 64
     n_objects: int = 32
     n_perturbed: int = 8
+    n_graded: int = 48
     n_frames: int | None = None
     domains: tuple[str, ...] = ("source",)
     weights: str | None = None
@@ -92,7 +94,7 @@ PROFILES: dict[str, Profile] = {
                         n_sample=1000, tail_quantile=0.90, rise_masks=500, domains=("source", "target")),
     "full": Profile(name="full", device="cuda", model="resnet50", data="imagenette", image_size=224,
                     n_reference=10000, n_query=250, n_eval=3925, batch_size=64, top_k=50,
-                    n_sample=2000, tail_quantile=0.90, rise_masks=4000),
+                    n_sample=2000, tail_quantile=0.90, rise_masks=4000, n_graded=192),
 }
 
 

@@ -19,12 +19,13 @@ from IPython.display import display
 
 from . import paramsal
 from .attributions import to_map
-from .baselines import BASELINES
+from .baselines import BASELINES, ROAD
 from .data import Shapes
+from .leakage import filled, removal_masks
 from .metrics import relevance_mass
 from .models import predict
 from .perturb import occlusion
-from .plots import attribution_maps, claim_across_models, depth_shares, ranking_bars, show_image
+from .plots import attribution_maps, claim_across_models, depth_shares, image_grid, ranking_bars, show_image
 from .profiles import current as current_profile
 from .rectgrad import RectGrad
 
@@ -305,6 +306,24 @@ def ranking_explorer(scores, substrate: str = "black", curve: str = "deletion / 
                 "curve": widgets.Dropdown(options=curves, value=curve, description="curve")}
     curve_grid = list(dict.fromkeys([curve, *(c for c in curves if c.startswith("deletion"))]))[:2]
     return _explore(draw, controls, {"substrate": list(dict.fromkeys(scores.substrate)), "curve": curve_grid})
+
+
+def removal_explorer(model, images: torch.Tensor, labels: torch.Tensor, maps: torch.Tensor, substrate: str = "black",
+                     share: float = 0.2, substrates=("black", "blur", "noisy_inpaint", ROAD),
+                     shares=(0.1, 0.2, 0.4)) -> dict:
+    """Choose the substrate and the share of pixels removed (most relevant first by ``maps``): the images as
+    the metric shows them to the model, titled with the probability of their class."""
+    def draw(substrate: str, share: float) -> plt.Figure:
+        shown = filled(images, removal_masks(maps, share), substrate).clamp(0, 1)
+        probability = predict(model, shown).softmax(1)[torch.arange(len(images)), labels]
+        title = f"{share:.0%} most relevant pixels removed, filled by {substrate}"
+        return image_grid(shown, [f"p(class) = {p:.2f}" for p in probability.tolist()], ncols=len(images),
+                          suptitle=title)
+
+    controls = {"substrate": widgets.Dropdown(options=list(dict.fromkeys([substrate, *substrates, *BASELINES])),
+                                              value=substrate, description="substrate"),
+                "share": widgets.Dropdown(options=list(shares), value=share, description="removed")}
+    return _explore(draw, controls, {"substrate": list(substrates), "share": list(shares)})
 
 
 def claim_explorer(board, claim: str | None = None) -> dict:

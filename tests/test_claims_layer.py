@@ -63,23 +63,44 @@ EXPECTED = {
     "ch6.no-causal-metric-matches-the-masks": INCONCLUSIVE,
     "ch6.averaging-over-baselines-helps": HOLDS,
     "ch6.noisy-imputation-raises-image-agreement": INCONCLUSIVE,
-    "ch6.srg-makes-substrates-agree-more-than-morf": INCONCLUSIVE,
-    "ch6.srg-makes-substrates-agree-more-than-lerf": INCONCLUSIVE,
-    "ch6.srg-substrates-disagree-beyond-reliability": HOLDS,
+    "ch7.srg-makes-substrates-agree-more-than-morf": INCONCLUSIVE,
+    "ch7.srg-makes-substrates-agree-more-than-lerf": HOLDS,
+    "ch7.srg-raises-krippendorff-alpha-over-morf": INCONCLUSIVE,
+    "ch7.srg-raises-krippendorff-alpha-over-lerf": HOLDS,
+    "ch7.srg-narrows-the-gap-to-reliability": INCONCLUSIVE,
+    "ch7.srg-substrates-disagree-beyond-reliability": HOLDS,
+    "ch7.closer-substrates-agree-more": INCONCLUSIVE,
+    "ch7.outline-alone-names-the-class": HOLDS,
+    "ch7.black-fill-leaks-the-outline": HOLDS,
+    "ch7.road-hides-the-outline": HOLDS,
+    "ch7.road-leaks-less-than-black-on-attribution-masks": HOLDS,
+    "ch7.blurring-improves-road": HOLDS,
+    "ch7.blurring-improves-black-deletion": INCONCLUSIVE,
+    "ch7.blurring-improves-faithfulness-correlation": INCONCLUSIVE,
+    "ch7.guided-backprop-ignores-the-top-layer-under-mprt": HOLDS,
+    "ch7.rectgrad-ignores-the-top-layer-under-mprt": HOLDS,
+    "ch7.guided-backprop-ignores-the-top-layer-under-smooth-mprt": INCONCLUSIVE,
+    "ch7.rectgrad-ignores-the-top-layer-under-smooth-mprt": FAILS,
+    "ch7.smoothing-keeps-the-guided-backprop-verdict": INCONCLUSIVE,
+    "ch7.smoothing-keeps-the-rectgrad-verdict": INCONCLUSIVE,
 }
 #: chapters whose prose renders its claims: all of them
-RENDERING_CHAPTERS = (1, 2, 3, 4, 5, 6)
+RENDERING_CHAPTERS = (1, 2, 3, 4, 5, 6, 7)
+#: chapters that summarize their claims on the zoo; chapter 7 must build in 3 minutes, and its zoo verdicts
+#: (about a minute per model) are on the scoreboard page
+ZOO_SUMMARY_CHAPTERS = (1, 2, 3, 4, 5, 6)
 CLAIM_ID = re.compile(r"\bch\d\.[a-z0-9][a-z0-9.@-]*[a-z0-9]")
 
 
 @pytest.fixture(scope="module")
 def embedded_contexts(embedded_mistakes):
-    """The contexts of chapters 1-6 on the embedded profile, built with the chapters' settings (the
+    """The contexts of chapters 1-7 on the embedded profile, built with the chapters' settings (the
     chapters add methods, levels and settings for their figures; the claims read the same objects)."""
     model, profile = embedded_mistakes["model"], embedded_mistakes["profile"]
     return [st.claims.Context.for_profile(model, profile, name="shapes-resnet"),
             st.claims.InputBiasContext(model, name="shapes-resnet"),
-            st.claims.PerturbationContext.for_shapes(model, rise_masks=profile.rise_masks, name="shapes-resnet")]
+            st.claims.PerturbationContext.for_shapes(model, rise_masks=profile.rise_masks, name="shapes-resnet"),
+            st.claims.RemedyContext.for_shapes(model, n=profile.n_graded, name="shapes-resnet")]
 
 
 @pytest.fixture(scope="module")
@@ -194,11 +215,15 @@ def test_split_half_reliability_separates_signal_from_noise():
 
 
 def test_every_chapter_summarizes_its_claims_on_the_zoo():
-    for chapter in RENDERING_CHAPTERS:
+    for chapter in ZOO_SUMMARY_CHAPTERS:
         notebook = next((ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb"))
         code = _notebook_code(notebook)
         assert f"st.claims.zoo_verdicts(chapter={chapter}" in code, notebook.name
         assert f"st.claims.zoo_markdown(zoo, chapter={chapter})" in code, notebook.name
+    for chapter in set(RENDERING_CHAPTERS) - set(ZOO_SUMMARY_CHAPTERS):
+        notebook = next((ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb"))
+        assert "08_scoreboard.ipynb" in notebook.read_text(), f"{notebook.name} must point to the scoreboard"
+    assert "st.claims.zoo_verdicts()" in _notebook_code(ROOT / "notebooks" / "08_scoreboard.ipynb")
 
 
 def test_zoo_verdicts_read_only_the_kinds_of_context_a_chapter_needs(embedded_verdicts, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 ResNet-50 architecture (random weights from a local file, loaded by ``models.load``), 224 px images,
 1000 classes, an Imagenette-format folder read by the real Imagenette loader, corruptions, and widgets
 precomputing their frames as in the book build. Each chapter must run without error and draw every
-figure it plots; chapters 5 and 6 must say that they use the Shapes model."""
+figure it plots; chapters 5, 6 and 7 must say that they use the Shapes model."""
 import os
 
 import nbformat
@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 from tests.full_profile_fixtures import full_profile_environment
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-SHAPES_CHAPTERS = ("05_rectgrad_bias", "06_perturbation_baselines")
+SHAPES_CHAPTERS = ("05_rectgrad_bias", "06_perturbation_baselines", "07_remedies")
 
 
 @pytest.fixture(scope="module")

@@ -424,6 +424,20 @@ RAISING_CALLS = {
     "experiments.causal_scores": lambda m, s: st.experiments.causal_scores(m, good()[0], None,
                                                                            {"a": torch.rand(3, 64, 64)}, substrates=["x"]),
     "widgets.occlusion_explorer": lambda m, s: st.widgets.occlusion_explorer(m, bad_images(), good()[1]),
+    "widgets.removal_explorer": lambda m, s: st.widgets.removal_explorer(m, bad_images(), good()[1],
+                                                                         torch.rand(3, 64, 64)),
+    "metrics.road_curve": lambda m, s: st.metrics.road_curve(m, good()[0], torch.rand(3, 64, 64), [0, 1, 2],
+                                                             percentages=[100]),
+    "experiments.srg_scores": lambda m, s: st.experiments.srg_scores(m, good()[0], [0, 1, 2],
+                                                                     {"a": torch.rand(3, 64, 64)}, substrates=["x"]),
+    "experiments.blur_control": lambda m, s: st.experiments.blur_control(m, good()[0], [0, 1, 2],
+                                                                         {"a": torch.rand(3, 64, 64)}, sigma=-1),
+    "experiments.occlusion_distance": lambda m, s: st.experiments.occlusion_distance(m, bad_images()),
+    "experiments.parameter_randomization": lambda m, s: st.experiments.parameter_randomization(
+        m, *good(), ["Saliency"], mode="sideways"),
+    "leakage.model_leak": lambda m, s: st.leakage.model_leak(m, bad_images(), torch.ones(3, 64, 64, dtype=torch.bool),
+                                                             [0, 1, 2]),
+    "claims.RemedyContext": lambda m, s: st.claims.RemedyContext(m, *good(), torch.ones(3, 64, 64)),
 }
 
 

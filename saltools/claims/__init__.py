@@ -2,7 +2,8 @@
 
 ``CLAIMS`` maps a claim id to its ``Claim``. A claim reads one kind of context: ``Context`` (parameter
 saliency, chapters 1-4), ``InputBiasContext`` (input bias of attribution maps, chapter 5, on Shapes
-models) or ``PerturbationContext`` (baselines and metrics, chapter 6). ``evaluate`` computes the
+models), ``PerturbationContext`` (baselines and metrics, chapter 6) or ``RemedyContext`` (the remedies
+since, chapter 7). ``evaluate`` computes the
 verdicts of every claim that applies to the given contexts of one model, ``scoreboard`` on several
 models, ``markdown`` renders verdicts where a chapter states the finding. On your own model::
 
@@ -14,8 +15,9 @@ from .core import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Claim, Evidence, Rule
 from .evaluation import CLAIMS, CONTEXTS, evaluate, markdown, scoreboard, zoo_markdown
 from .input_bias import InputBiasContext
 from .perturbation import PerturbationContext
+from .remedies import RemedyContext
 from .zoo import zoo_contexts, zoo_settings, zoo_verdicts
 
 __all__ = ["CLAIMS", "CONTEXTS", "Claim", "Context", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "InputBiasContext",
-           "PerturbationContext", "Rule", "VERDICTS", "evaluate", "markdown", "scoreboard",
+           "PerturbationContext", "RemedyContext", "Rule", "VERDICTS", "evaluate", "markdown", "scoreboard",
            "zoo_contexts", "zoo_markdown", "zoo_settings", "zoo_verdicts"]

@@ -153,6 +153,17 @@ def resampled_interval(statistic: Callable, n: int, unit: str, seed: int = 0, re
     return Evidence(float(statistic(np.arange(n))), float(low), float(high), n, unit, details)
 
 
+def spread_interval(values, unit: str, **details) -> Evidence:
+    """The mean of ``values`` (one per random split or setting), with the 2.5-97.5 percentile spread of the
+    values themselves as the interval (not a bootstrap of their mean)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return Evidence(np.nan, np.nan, np.nan, 0, unit, details)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Evidence(float(values.mean()), float(low), float(high), len(values), unit, details)
+
+
 def exact(value: float, n: int, unit: str, **details) -> Evidence:
     """A quantity computed exactly (no sampling: an identity checked to rounding error): its interval
     is the value itself."""

@@ -13,11 +13,12 @@ from .parameter_saliency import CLAIMS as PARAMETER_SALIENCY_CLAIMS
 from .perturbation import CLAIMS as PERTURBATION_CLAIMS
 from .perturbation import PerturbationContext
 from .remedies import CLAIMS as REMEDY_CLAIMS
+from .remedies import RemedyContext
 
 CLAIMS: dict[str, Claim] = {claim.id: claim
                             for claim in PARAMETER_SALIENCY_CLAIMS + INPUT_BIAS_CLAIMS + PERTURBATION_CLAIMS
                             + REMEDY_CLAIMS}
-CONTEXTS = (Context, InputBiasContext, PerturbationContext)
+CONTEXTS = (Context, InputBiasContext, PerturbationContext, RemedyContext)
 
 
 def _claims(ids) -> list[Claim]:

@@ -28,7 +28,7 @@ from ..experiments import causal_scores, localization
 from ..metrics import kendall_tau, map_agreement, pairwise_agreement
 from ..models.evaluation import predict
 from ..perturb import average_maps, maps_by_baseline, maps_by_setting, rise
-from .core import Claim, Evidence, Rule, mean_interval, proportion_interval, resampled_interval
+from .core import Claim, Evidence, Rule, mean_interval, proportion_interval, resampled_interval, spread_interval
 
 BRUNKE = "Brunke et al. 2020 (arXiv 2012.08189)"
 TOMSETT = "Tomsett et al. 2020, AAAI (arXiv 1912.01451)"
@@ -246,20 +246,13 @@ def split_half_agreement(quality: np.ndarray, splits: int = 200, seed: int = 0) 
         return np.nanmean(taus[:, same], 1), np.nanmean(taus[:, ~same], 1)
 
 
-def _spread(values: np.ndarray, unit: str) -> Evidence:
-    """The mean over random splits, with the 2.5-97.5 percentile spread over splits as the interval."""
-    values = values[np.isfinite(values)]
-    low, high = np.percentile(values, [2.5, 97.5])
-    return Evidence(float(values.mean()), float(low), float(high), len(values), unit)
-
-
 def _reliability(context) -> Evidence:
-    return _spread(context.split_half[0], "random half splits")
+    return spread_interval(context.split_half[0], "random half splits")
 
 
 def _beyond_reliability(context) -> Evidence:
     within, between = context.split_half
-    return _spread(within - between, "random half splits")
+    return spread_interval(within - between, "random half splits")
 
 
 def _alphas(quality: np.ndarray, images) -> np.ndarray:

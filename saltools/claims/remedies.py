@@ -1,67 +1,374 @@
-"""Chapter 6's remedies since Brunke et al. as claims: does the symmetric relevance gain (SRG, Bluecher et
-al. 2024) make the substrates agree on the ranking of the methods? Read from the deletion areas (MoRF and
-LeRF) that the chapter's ``PerturbationContext`` computes anyway, so they cost nothing more."""
+"""Claims of chapter 7: do the remedies proposed since Brunke et al. survive the baseline problem?
+
+- SRG (Bluecher et al., TMLR 2024): does ranking methods by LeRF minus MoRF deletion area make the
+  substrates agree (Kendall's tau and Krippendorff's alpha across substrates), beyond each ranking's own
+  split-half reliability? Do substrates whose occluded images stay closer to the data agree more?
+- ROAD (Rong et al., ICML 2022): does noisy linear imputation hide the removed region's outline, which
+  names the class (``leakage``)?
+- The blur control (Song et al. 2023): does a blurred map, which by construction knows no more of the
+  model, score better?
+- Smooth MPRT (Hedstroem et al. 2024): does averaging over noisy copies change the randomization
+  verdict on Guided Backprop and RectGrad?
+"""
 from __future__ import annotations
 
+import functools
+import hashlib
 import warnings
+from functools import cached_property
 
+import krippendorff
 import numpy as np
+import pandas as pd
+import scipy.stats as ss
+import torch
+import torch.nn as nn
 
+from ..attributions import attribute, to_map
+from ..baselines import BASELINES, ROAD
+from ..data import Shapes
+from ..experiments import blur_control, occlusion_distance, parameter_randomization, srg_scores
+from ..leakage import model_leak, probe_leak, removal_masks
 from ..metrics import kendall_tau
-from .core import Claim, Evidence, Rule, resampled_interval
-from .perturbation import PerturbationContext, split_half_agreement
+from ..models.evaluation import predict
+from ..perturb import occlusion
+from .core import FAILS, HOLDS, Claim, Evidence, Rule, mean_interval, resampled_interval, spread_interval
+from .perturbation import GRADIENT_METHODS, split_half_agreement
 
 BLUECHER = "Bluecher et al. 2024, TMLR"
+RONG = "Rong et al. 2022, ICML (ROAD, arXiv 2202.00449)"
+SONG = "Song et al. 2023 (arXiv 2304.13836)"
+HEDSTROEM = "Hedstroem et al. 2024 (Smooth MPRT, arXiv 2401.06465)"
+ADEBAYO = "Adebayo et al. 2018, NeurIPS"
+
+SUBSTRATES = (*BASELINES, ROAD)
+WAYS = ("MoRF", "LeRF", "SRG")
+BLURRED = ("Saliency", "InputXGradient", "GuidedBackprop", "IntegratedGradients")
+RANDOMIZED = ("Saliency", "GuidedBackprop", "RectGrad")
 
 
-def srg(context: PerturbationContext) -> np.ndarray:
-    """SRG = LeRF deletion area - MoRF deletion area, as an array [substrate, method, image]."""
-    return context.auc("deletion", "lerf") - context.auc("deletion", "morf")
+class RemedyContext:
+    """A classifier and the Shapes images chapter 7 scores (with object masks); every table is
+    computed once. ``images`` are graded by the methods under every substrate; ``leak_images`` (many
+    more, their masks only read off) measure the leak through the outline; ``randomized`` of the
+    images go through the randomization tests (``smooth`` noisy copies each for Smooth MPRT)."""
+
+    def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor, *,
+                 leak_images: int = 960, randomized: int = 16, smooth: int = 8, steps: int = 10,
+                 substrates=SUBSTRATES, name: str = "model"):
+        if not len(images) == len(labels) == len(masks) or len(images) < 8:
+            raise ValueError(f"expected at least 8 images with as many labels and masks; got {len(images)} images, "
+                             f"{len(labels)} labels, {len(masks)} masks")
+        self.model, self.images, self.labels, self.masks, self.name = model, images, labels, masks, name
+        self.leak_images, self.randomized, self.smooth, self.steps = leak_images, randomized, smooth, steps
+        self.substrates = tuple(substrates)
+
+    @classmethod
+    def for_shapes(cls, model: nn.Module, n: int = 48, **kwargs) -> "RemedyContext":
+        """The first ``n`` correctly classified of 2.5 n Shapes test images (seed 1: not chapter 6's), and
+        20 n leak images unless ``leak_images`` is given."""
+        shapes = Shapes(max(20, round(2.5 * n)), split="test", seed=1)
+        right = predict(model, shapes.images).argmax(1) == shapes.labels
+        kwargs.setdefault("leak_images", 20 * n)
+        return cls(model, shapes.images[right][:n], shapes.labels[right][:n], shapes.masks[right][:n], **kwargs)
+
+    def fingerprint(self) -> str:
+        """A hash of the weights, images, labels, masks and settings (equal fingerprints, equal verdicts)."""
+        digest = hashlib.sha256(repr([self.leak_images, self.randomized, self.smooth, self.steps,
+                                      self.substrates]).encode())
+        for tensor in [*self.model.state_dict().values(), self.images, self.labels, self.masks]:
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    # -- tables
+    @cached_property
+    def maps(self) -> dict[str, torch.Tensor]:
+        """The graded methods: chapter 6's gradient methods and occlusion (black, window 8, stride 4)."""
+        maps = {name: to_map(attribute(self.model, name, self.images, self.labels)) for name in GRADIENT_METHODS}
+        maps["Occlusion"] = occlusion(self.model, self.images, self.labels, window=8, stride=4)
+        return maps
+
+    @cached_property
+    def scores(self) -> pd.DataFrame:
+        """``experiments.srg_scores`` of every method under every substrate."""
+        return srg_scores(self.model, self.images, self.labels, self.maps, self.substrates, steps=self.steps)
+
+    @cached_property
+    def distance(self) -> pd.DataFrame:
+        """``experiments.occlusion_distance`` of every substrate."""
+        return occlusion_distance(self.model, self.images, self.substrates)
+
+    @cached_property
+    def leak_data(self) -> Shapes:
+        return Shapes(self.leak_images, split="leak")
+
+    @cached_property
+    def carriers(self) -> torch.Tensor:
+        """Images without an object: the leak images' backgrounds (the object drawn in the background colour
+        and half its texture, so it barely shows)."""
+        return Shapes(self.leak_images, split="leak", object_color=self.leak_data.params.background_rgb).images
+
+    @cached_property
+    def leak(self) -> pd.DataFrame:
+        """``leakage.model_leak`` for two removal masks per leak image: its object (what MoRF removes first
+        for a map that is exactly on the object) and the top 10% of Guided Backprop's |map|."""
+        data = self.leak_data
+        guided = to_map(attribute(self.model, "GuidedBackprop", data.images, data.labels))
+        removed = {"object": data.masks, "GuidedBackprop": removal_masks(guided, 0.1)}
+        return pd.concat([model_leak(self.model, self.carriers, r, data.labels, self.substrates).assign(mask=name)
+                          for name, r in removed.items()], ignore_index=True)
+
+    @cached_property
+    def probe(self) -> pd.DataFrame:
+        """``leakage.probe_leak`` on the leak images' object masks (half train the probe)."""
+        return probe_leak(self.leak_data.masks, self.leak_data.labels)
+
+    @cached_property
+    def blur(self) -> pd.DataFrame:
+        """``experiments.blur_control`` of the dense gradient maps (sigma 2 pixels)."""
+        return blur_control(self.model, self.images, self.labels, {m: self.maps[m] for m in BLURRED},
+                            steps=self.steps)
+
+    @cached_property
+    def randomization(self) -> pd.DataFrame:
+        """Independent layer randomization, plain and Smooth MPRT, on the first ``randomized`` images."""
+        images, labels = self.images[:self.randomized], self.labels[:self.randomized]
+        return pd.concat([parameter_randomization(self.model, images, labels, RANDOMIZED, mode="independent",
+                                                  smooth=smooth).assign(test=test)
+                          for test, smooth in (("MPRT", 0), ("Smooth MPRT", self.smooth))], ignore_index=True)
+
+    # -- arrays
+    def quality(self, way: str) -> np.ndarray:
+        """Higher-is-better quality [substrate, method, image]: MoRF (negated area), LeRF (area) or SRG."""
+        if way not in WAYS:
+            raise ValueError(f"way must be one of {WAYS}; got {way!r}")
+        column, sign = {"MoRF": ("morf_auc", -1), "LeRF": ("lerf_auc", 1), "SRG": ("srg", 1)}[way]
+        cube = self.scores.pivot_table(index=["substrate", "method"], columns="image", values=column)
+        cube = cube.reindex(pd.MultiIndex.from_product([self.substrates, sorted(self.maps)]))
+        return sign * cube.to_numpy().reshape(len(self.substrates), len(self.maps), len(self.images))
+
+
+# ----------------------------------------------------------------------------- agreement of substrates
+def method_ranks(context: RemedyContext, way: str) -> pd.DataFrame:
+    """Rank of each method (1 = best, by the mean over images) under each substrate: [substrate x method]."""
+    means = context.quality(way).mean(2)
+    return pd.DataFrame(ss.rankdata(-means, axis=1), index=pd.Index(context.substrates, name="substrate"),
+                        columns=sorted(context.maps))
+
+
+def substrate_taus(quality: np.ndarray, images) -> np.ndarray:
+    """Kendall's tau [substrate, substrate] between the method rankings (means over ``images``)."""
+    means = quality[:, :, images].mean(2)
+    return kendall_tau(means[:, None], means[None])
 
 
 def cross_substrate_agreement(quality: np.ndarray, images) -> float:
-    """Mean Kendall tau between the method rankings (means over ``images``) of every pair of substrates."""
-    means = quality[:, :, images].mean(2)                                   # [substrate, method]
-    taus = kendall_tau(means[:, None], means[None])
+    """Mean Kendall tau between the method rankings of every pair of substrates."""
+    taus = substrate_taus(quality, images)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)                     # constant rankings give NaN
-        return float(np.nanmean(taus[~np.eye(len(means), dtype=bool)]))
+        return float(np.nanmean(taus[~np.eye(len(taus), dtype=bool)]))
 
 
-def _srg_against(context, alone: str) -> Evidence:
-    gain = srg(context)
-    other = -context.auc("deletion", "morf") if alone == "morf" else context.auc("deletion", "lerf")
-    return resampled_interval(lambda i: cross_substrate_agreement(gain, i) - cross_substrate_agreement(other, i),
-                              gain.shape[2], "images", resamples=500)
+def cross_substrate_alpha(quality: np.ndarray, images) -> float:
+    """Krippendorff's alpha (ordinal) of the substrates as raters of the methods' ranks."""
+    ranks = ss.rankdata(-quality[:, :, images].mean(2), axis=1)
+    return float(krippendorff.alpha(reliability_data=ranks, level_of_measurement="ordinal"))
 
 
-def _srg_beyond_reliability(context) -> Evidence:
-    within, between = split_half_agreement(srg(context))
-    values = (within - between)[np.isfinite(within - between)]
-    low, high = np.percentile(values, [2.5, 97.5])
-    return Evidence(float(values.mean()), float(low), float(high), len(values), "random half splits")
+def _srg_against(context: RemedyContext, alone: str, measure) -> Evidence:
+    srg, other = context.quality("SRG"), context.quality(alone)
+    return resampled_interval(lambda i: measure(srg, i) - measure(other, i), len(context.images), "images",
+                              resamples=500)
+
+
+def _gap_narrowed(context: RemedyContext) -> Evidence:
+    """Per random half split (the same splits for both): MoRF's gap between within- and across-substrate
+    agreement minus SRG's."""
+    gaps = [np.subtract(*split_half_agreement(context.quality(way))) for way in ("MoRF", "SRG")]
+    return spread_interval(gaps[0] - gaps[1], "random half splits")
+
+
+def _beyond_reliability(context: RemedyContext) -> Evidence:
+    return spread_interval(np.subtract(*split_half_agreement(context.quality("SRG"))), "random half splits")
+
+
+def substrate_closeness(context: RemedyContext, images=None) -> pd.DataFrame:
+    """Per substrate: mean ``distance`` of its occluded images from the data, and ``agreement``, the mean
+    Kendall tau of its MoRF ranking with every other substrate's (over ``images``, default all)."""
+    images = np.arange(len(context.images)) if images is None else images
+    distance = context.distance.pivot_table(index="substrate", columns="image", values="distance")
+    taus = substrate_taus(context.quality("MoRF"), images)
+    np.fill_diagonal(taus, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        agreement = np.nanmean(taus, 1)
+    return pd.DataFrame({"distance": distance.loc[list(context.substrates)].to_numpy()[:, images].mean(1),
+                         "agreement": agreement}, index=pd.Index(context.substrates, name="substrate"))
+
+
+def _closeness(context: RemedyContext) -> Evidence:
+    def rho(i):
+        table = substrate_closeness(context, i)
+        return ss.spearmanr(table.distance, table.agreement).statistic
+    return resampled_interval(rho, len(context.images), "images", resamples=500)
+
+
+# ----------------------------------------------------------------------------- leak, blur, randomization
+def _leak(context: RemedyContext, mask: str, substrate: str, against: str | None = None) -> Evidence:
+    rows = context.leak[(context.leak["mask"] == mask)].set_index(["substrate", "image"])
+    leak = rows.named.astype(float) - rows.named_other.astype(float)
+    difference = leak.loc[substrate] - (leak.loc[against] if against else 0.0)
+    return mean_interval(difference.to_numpy(), "leak images")
+
+
+def _probe(context: RemedyContext) -> Evidence:
+    table = context.probe
+    return mean_interval((table.named.astype(float) - table.named_other.astype(float)).to_numpy(), "held-out masks")
+
+
+def _blur(context: RemedyContext, score: str) -> Evidence:
+    rows = context.blur[context.blur.score == score]
+    gain = rows.original - rows.blurred if "deletion" in score else rows.blurred - rows.original
+    per_image = gain.groupby(rows.image).mean()
+    return mean_interval(per_image.to_numpy(), "images", methods=list(BLURRED))
+
+
+def _top_layer(context: RemedyContext, method: str, test: str | None = None) -> Evidence:
+    table = context.randomization
+    top = table[(table.method == method) & (table.depth == 1)].pivot_table(index="image", columns="test",
+                                                                             values="spearman_abs")
+    values = top[test] if test else top["Smooth MPRT"] - top["MPRT"]
+    return mean_interval(values.to_numpy(), "images", randomized=str(table.randomized.iloc[0]))
 
 
 def _claim(*args, **kwargs) -> Claim:
-    return Claim(*args, context=PerturbationContext, paper="rankings by SRG are consistent across occlusion "
-                 "strategies", source=BLUECHER, **kwargs)
+    return Claim(*args, context=RemedyContext, **kwargs)
 
+
+_IDS = {"GuidedBackprop": "guided-backprop", "RectGrad": "rectgrad"}
 
 CLAIMS = [
-    _claim("ch6.srg-makes-substrates-agree-more-than-morf", 6,
+    _claim("ch7.srg-makes-substrates-agree-more-than-morf", 7,
            "Ranking the methods by SRG (LeRF minus MoRF deletion area) makes the substrates agree more than "
            "ranking them by MoRF deletion alone.",
            "mean Kendall tau across substrates, SRG - MoRF", Rule("above", 0.0),
-           lambda context: _srg_against(context, "morf")),
-    _claim("ch6.srg-makes-substrates-agree-more-than-lerf", 6,
+           functools.partial(_srg_against, alone="MoRF", measure=cross_substrate_agreement),
+           paper="rankings by SRG are consistent across occlusion strategies", source=BLUECHER),
+    _claim("ch7.srg-makes-substrates-agree-more-than-lerf", 7,
            "Ranking the methods by SRG makes the substrates agree more than ranking them by LeRF deletion alone.",
            "mean Kendall tau across substrates, SRG - LeRF", Rule("above", 0.0),
-           lambda context: _srg_against(context, "lerf")),
-    _claim("ch6.srg-substrates-disagree-beyond-reliability", 6,
+           functools.partial(_srg_against, alone="LeRF", measure=cross_substrate_agreement), source=BLUECHER),
+    _claim("ch7.srg-raises-krippendorff-alpha-over-morf", 7,
+           "As raters of the methods, the substrates agree more (Krippendorff's alpha) under SRG than under MoRF.",
+           "Krippendorff's alpha across substrates, SRG - MoRF", Rule("above", 0.0),
+           functools.partial(_srg_against, alone="MoRF", measure=cross_substrate_alpha), source=BLUECHER),
+    _claim("ch7.srg-raises-krippendorff-alpha-over-lerf", 7,
+           "As raters of the methods, the substrates agree more (Krippendorff's alpha) under SRG than under LeRF.",
+           "Krippendorff's alpha across substrates, SRG - LeRF", Rule("above", 0.0),
+           functools.partial(_srg_against, alone="LeRF", measure=cross_substrate_alpha), source=BLUECHER),
+    _claim("ch7.srg-narrows-the-gap-to-reliability", 7,
+           "SRG narrows the gap between one substrate's split-half reliability and the agreement across substrates "
+           "that MoRF leaves.",
+           "gap (split-half tau within - across substrates), MoRF - SRG", Rule("above", 0.0), _gap_narrowed,
+           source=BLUECHER),
+    _claim("ch7.srg-substrates-disagree-beyond-reliability", 7,
            "Even ranked by SRG, substrates disagree on the order of the methods more than one substrate "
            "disagrees with itself between halves of the images.",
-           "split-half tau of SRG within substrates - across substrates", Rule("above", 0.0),
-           _srg_beyond_reliability),
+           "split-half tau of SRG within substrates - across substrates", Rule("above", 0.0), _beyond_reliability),
+    _claim("ch7.closer-substrates-agree-more", 7,
+           "Substrates whose occluded images lie closer to the data (the model's features) rank the methods more "
+           "like the other substrates do.",
+           "Spearman correlation over substrates, distance from the data vs agreement", Rule("below", 0.0),
+           _closeness, paper="occlusions closer to the data distribution give more consistent evaluations",
+           source=BLUECHER),
+    _claim("ch7.outline-alone-names-the-class", 7,
+           "A probe trained on removal masks alone (the object's outline) names the class more often than it names "
+           "another image's.",
+           "probe's hit rate, own class - another image's", Rule("above", 0.0), _probe,
+           paper="class information leaks through the shape of the removed pixels", source=RONG),
+    _claim("ch7.black-fill-leaks-the-outline", 7,
+           "Filled black on an image without an object, the outline of a removed object makes the model name that "
+           "object's class.",
+           "hit rate, own class - another image's (object masks, black)", Rule("above", 0.0),
+           functools.partial(_leak, mask="object", substrate="black"), source=RONG),
+    _claim("ch7.road-hides-the-outline", 7,
+           "Filled by ROAD's noisy linear imputation, the same outline leaves the model's hit rate within 0.05 of "
+           "chance.",
+           "hit rate, own class - another image's (object masks, ROAD)", Rule("within", 0.05),
+           functools.partial(_leak, mask="object", substrate=ROAD), paper="noisy linear imputation removes the "
+           "leak through the mask", source=RONG),
+    _claim("ch7.road-leaks-less-than-black-on-attribution-masks", 7,
+           "On Guided Backprop's removal masks (top 10%), ROAD leaks less of the class than black does.",
+           "leak, black - ROAD (Guided Backprop masks)", Rule("above", 0.0),
+           functools.partial(_leak, mask="GuidedBackprop", substrate="black", against=ROAD), source=RONG),
+    *[_claim(f"ch7.blurring-improves-{key}", 7,
+             f"Blurring a gradient map (Gaussian, sigma 2 pixels) improves its {label}.",
+             f"{label}, blurred - original (improvement; mean over 4 methods)", Rule("above", 0.0),
+             functools.partial(_blur, score=score), paper="model-agnostic blurring, which adds no information about "
+             "the model, can improve removal-based scores", source=SONG)
+      for key, label, score in (("road", "ROAD deletion score", f"{ROAD} deletion (MoRF AUC)"),
+                                ("black-deletion", "black deletion score", "black deletion (MoRF AUC)"),
+                                ("faithfulness-correlation", "faithfulness correlation", "faithfulness correlation"))],
+    *[_claim(f"ch7.{_IDS[m]}-ignores-the-top-layer-under-mprt", 7,
+             f"Randomizing only the top layer leaves {m}'s maps almost unchanged (rank correlation of |map| above "
+             "0.9; the plain test on this chapter's images).",
+             "Spearman correlation of |map| after randomizing the top layer", Rule("above", 0.9),
+             functools.partial(_top_layer, method=m, test="MPRT"),
+             paper="methods that keep only positive evidence fail the randomization check", source=ADEBAYO)
+      for m in _IDS],
+    *[_claim(f"ch7.{_IDS[m]}-ignores-the-top-layer-under-smooth-mprt", 7,
+             f"Under Smooth MPRT, randomizing only the top layer leaves {m}'s maps almost unchanged (rank "
+             "correlation of |map| above 0.9).",
+             "Spearman correlation of |map| after randomizing the top layer (smoothed)", Rule("above", 0.9),
+             functools.partial(_top_layer, method=m, test="Smooth MPRT"),
+             paper="smoothing removes the noise that can pass for sensitivity", source=HEDSTROEM) for m in _IDS],
+    *[_claim(f"ch7.smoothing-keeps-the-{_IDS[m]}-verdict", 7,
+             f"Smoothing changes {m}'s similarity after top-layer randomization by less than 0.1.",
+             "Spearman correlation after randomizing the top layer, Smooth MPRT - MPRT", Rule("within", 0.1),
+             functools.partial(_top_layer, method=m), source=HEDSTROEM) for m in _IDS],
 ]
 
-__all__ = ["CLAIMS", "cross_substrate_agreement", "srg"]
+#: per remedy: the claims that must hold for it to have worked here, and those whose holding says it did not
+REMEDIES = {
+    "SRG makes the ranking of the methods survive the substrate": (
+        ["ch7.srg-makes-substrates-agree-more-than-morf", "ch7.srg-makes-substrates-agree-more-than-lerf",
+         "ch7.srg-raises-krippendorff-alpha-over-morf", "ch7.srg-raises-krippendorff-alpha-over-lerf",
+         "ch7.srg-narrows-the-gap-to-reliability"], ["ch7.srg-substrates-disagree-beyond-reliability"]),
+    "Substrates that stay closer to the data rank more consistently": (["ch7.closer-substrates-agree-more"], []),
+    "ROAD's noisy linear imputation hides the outline of the removed pixels": (
+        ["ch7.road-hides-the-outline", "ch7.road-leaks-less-than-black-on-attribution-masks"], []),
+    "ROAD's score rewards only what a map knows of the model (passes the blur control)": (
+        [], ["ch7.blurring-improves-road"]),
+    **{f"Smooth MPRT reverses the plain test's verdict that {m} ignores the top layer": (
+        [f"ch7.{key}-ignores-the-top-layer-under-mprt"], [f"ch7.{key}-ignores-the-top-layer-under-smooth-mprt"])
+       for m, key in _IDS.items()},
+}
+
+
+def outcome(verdicts: dict, needed, against) -> str:
+    """"worked", "did not work" or "undecided" from the ``verdicts`` (claim id -> verdict) of a remedy's
+    claims: it worked when every needed claim holds and every claim against it does not."""
+    if any(verdicts[c] == FAILS for c in needed) or any(verdicts[c] == HOLDS for c in against):
+        return "did not work"
+    if all(verdicts[c] == HOLDS for c in needed) and all(verdicts[c] == FAILS for c in against):
+        return "worked"
+    return "undecided"
+
+
+def summary(table: pd.DataFrame) -> str:
+    """Per remedy of ``REMEDIES``: whether it worked on the model of ``table`` (from ``claims.evaluate``),
+    with the verdicts that decide it, as Markdown lines."""
+    verdicts = dict(zip(table.claim, table.verdict))
+    missing = sorted({c for needed, against in REMEDIES.values() for c in needed + against} - set(verdicts))
+    if missing:
+        raise ValueError(f"the table lacks the verdicts of {missing}; evaluate every chapter-7 claim first")
+    lines = []
+    for remedy, (needed, against) in REMEDIES.items():
+        said = ", ".join(f"`{c}` {verdicts[c]}" for c in needed + against)
+        lines.append(f"- **{outcome(verdicts, needed, against)} here**: {remedy} ({said}).")
+    return "\n".join(lines)
+
+
+__all__ = ["CLAIMS", "REMEDIES", "RemedyContext", "cross_substrate_agreement", "cross_substrate_alpha", "method_ranks",
+           "outcome", "substrate_closeness", "substrate_taus", "summary"]

@@ -1,13 +1,14 @@
 """The book's figures: one function per kind of figure, each returning its matplotlib Figure.
 
 ``basics`` (image grids, overview, speed), ``rankings`` (filter rankings, interventions, depth
-bias), ``tails`` (distributions and tail fits), ``maps`` (attribution maps and metrics), ``claims``
-(the replication scoreboard).
+bias), ``tails`` (distributions and tail fits), ``maps`` (attribution maps and metrics), ``remedies``
+(chapter 7's remedies), ``claims`` (the replication scoreboard).
 """
 from .basics import STAGE_PALETTE, filters_per_stage, image_grid, robustness, show_image, speed_bars
 from .claims import VERDICT_COLORS, claim_across_models, scoreboard, verdict_counts
 from .maps import (agreement_matrix, attribution_maps, blind_points, brightness_curves, method_ranks,
                    method_scores, randomization_curves, ranking_bars, setting_agreement)
+from .remedies import blur_gains, closeness, leak_rates, randomization_by_stage, way_ranks
 from .rankings import (depth_shares, intervention_curves, last_stage_under_shift, prediction, projection,
                        repairs_by_condition, repairs_under_shift, saliency_profile, stage_shares,
                        statistic_by_stage, top_filters)
@@ -22,4 +23,4 @@ __all__ = ["STAGE_PALETTE", "VERDICT_COLORS", "claim_across_models", "scoreboard
            "rejection_by_stage", "repairs_by_condition", "repairs_under_shift", "representative_filters",
            "robustness", "saliency_profile", "scorer_agreement", "setting_agreement", "shapes_by_stage",
            "show_image", "speed_bars", "stage_shares", "statistic_by_stage", "three_sigma_exceedance",
-           "top_filters"]
+           "top_filters", "blur_gains", "closeness", "leak_rates", "randomization_by_stage", "way_ranks"]

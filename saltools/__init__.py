@@ -17,14 +17,16 @@ imports only from the rows above it, never another module's underscore names:
     leakage       does a removal mask's outline name the class? (probe and model readers, chapter 7)
     depth, experiments  analyses combining the above (chapter 4; chapters 5-7's tables)
     claims/       the book's statements of fact: evidence with a 95% interval, verdict by a fixed rule
+    exercises/    self-checking exercises: check(exercise, answer, **given) against the chapters' answer keys
     plots/, widgets     the book's figures and explorers
 
 Data flows down this list: a chapter calls claims and experiments, which call methods and metrics,
 which call models and data.
 """
-from . import (attributions, baselines, checks, claims, data, depth, evt, experiments, leakage, metrics, models,
-               paramsal, perturb, plots, profiles, rectgrad, widgets)
+from . import (attributions, baselines, checks, claims, data, depth, evt, exercises, experiments, leakage, metrics,
+               models, paramsal, perturb, plots, profiles, rectgrad, widgets)
 
 __version__ = "0.1.0"
-__all__ = ["attributions", "baselines", "checks", "claims", "data", "depth", "evt", "experiments", "leakage",
-           "metrics", "models", "paramsal", "perturb", "plots", "profiles", "rectgrad", "widgets", "__version__"]
+__all__ = ["attributions", "baselines", "checks", "claims", "data", "depth", "evt", "exercises", "experiments",
+           "leakage", "metrics", "models", "paramsal", "perturb", "plots", "profiles", "rectgrad", "widgets",
+           "__version__"]

@@ -103,7 +103,8 @@ def road_imputation(images: torch.Tensor, removed: torch.Tensor, noise: float = 
         raise ValueError(f"ROAD imputation needs at least one kept pixel per image; images "
                          f"{everything.nonzero().flatten().tolist()[:5]} have none")
     missing = removed.flatten().cpu().numpy()
-    pixels = images.detach().permute(0, 2, 3, 1).reshape(-1, c).cpu().double().numpy()
+    # a copy: for float64 channels-last images the view below would alias the caller's tensor
+    pixels = images.detach().permute(0, 2, 3, 1).reshape(-1, c).to("cpu", torch.float64, copy=True).numpy()
     solved = _solve_in_groups(missing, pixels, (h, w))
     generator = torch.Generator().manual_seed(seed)
     solved += noise * torch.randn(solved.shape, generator=generator, dtype=torch.float64).numpy()

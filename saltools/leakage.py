@@ -98,7 +98,7 @@ def model_leak(model: nn.Module, carriers: torch.Tensor, removed: torch.Tensor, 
     filled by each substrate: one row per (substrate, image) with ``named`` (it predicts ``labels[i]``)
     and ``named_other`` (it predicts ``labels[i + 1]``)."""
     carriers = checks.images(carriers, "carriers", model=model)
-    labels = checks.labels(labels, len(carriers))
+    labels = checks.labels_for(model, labels, carriers)
     rows = []
     for substrate in tqdm(substrates, disable=not progress, desc="substrates"):
         predicted = predict(model, filled(carriers, removed, substrate, seed).clamp(0, 1)).argmax(1)

@@ -53,3 +53,17 @@ def test_notebooks_are_stored_without_outputs_and_start_with_badge_and_install_c
         assert "colab.research.google.com" in "".join(cells[0]["source"]), nb.name
         first_code = "".join(code[0]["source"])
         assert "find_spec(\"saltools\") is None" in first_code and "pip" in first_code, nb.name
+
+
+@pytest.mark.book
+def test_every_chapter_has_a_slide_deck_with_its_figures_linked_from_the_teachers_page(built_book):
+    teachers = (built_book / "book" / "teachers.html").read_text()
+    for nb in NOTEBOOKS:
+        deck = built_book / "slides" / f"{nb.stem}.html"
+        assert deck.exists(), f"no slides for {nb.name}"
+        text = deck.read_text()
+        assert text.count("<section>") >= 4 and "data:image/png;base64," in text, nb.name
+        assert "https://" not in text.split("<body>")[0], "the deck loads something from the internet"
+        assert f'href="../slides/{nb.stem}.html"' in teachers, f"the teachers' page does not link {nb.stem}"
+    assert (built_book / "assets" / "js" / "reveal.js" / "dist" / "reveal.js").exists()
+    assert "Run Time" in teachers, "the measured run times are missing"

@@ -1,5 +1,6 @@
 """The built book in a real browser (Debian's chromium, headless, offline): every widget renders,
-every figure loads, and moving a control switches the precomputed frame without a kernel.
+every figure loads, moving a control switches the precomputed frame without a kernel, and every
+chapter's quiz tells a wrong answer from the right one and explains both.
 Screenshots of every chapter land in ``_build/test/screenshots``."""
 import shutil
 
@@ -104,3 +105,58 @@ def test_moving_a_control_switches_the_frame(pages, chapter):
     page.wait_for_timeout(500)
     after = _frame(widget)
     assert len(before) == len(after) == 1 and after != before, "moving the control did not change the frame"
+
+
+def answer_quiz(page) -> int:
+    """Answer every quiz question on ``page`` wrongly, then rightly, checking the feedback and the
+    explanation each time; returns the number of questions."""
+    questions = page.locator(".quiz-question")
+    for i in range(questions.count()):
+        question = questions.nth(i)
+        kind, answer = question.get_attribute("data-kind"), question.get_attribute("data-answer")
+        explanation, feedback = question.locator(".quiz-explanation"), question.locator(".quiz-feedback")
+        assert not explanation.is_visible(), "the explanation shows before any answer"
+        question.locator(".quiz-check").click()
+        assert "first" in feedback.inner_text() and not explanation.is_visible()
+        if kind == "choice":
+            options = question.locator("input[type=radio]")
+            options.nth((int(answer) + 1) % options.count()).check()
+        else:
+            question.locator("input[type=text]").fill(str(float(answer) + 1 + 10 * float(question.get_attribute(
+                "data-tolerance"))))
+        question.locator(".quiz-check").click()
+        assert feedback.inner_text().startswith("Not quite") and explanation.is_visible()
+        if kind == "choice":
+            question.locator("input[type=radio]").nth(int(answer)).check()
+        else:
+            question.locator("input[type=text]").fill(answer)
+        question.locator(".quiz-check").click()
+        assert feedback.inner_text() == "Correct." and explanation.is_visible()
+    return questions.count()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_each_chapter_s_quiz_checks_answers_and_explains_them_offline(pages, chapter):
+    page, errors, _ = pages[chapter]
+    assert page.locator(".quiz").count() == 1, "the chapter has no quiz"
+    assert 3 <= answer_quiz(page) <= 5
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_each_chapter_s_slides_open_offline_and_advance(built_book, browser, chapter):
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((built_book / "slides" / f"{chapter}.html").as_uri(), wait_until="load")
+    page.wait_for_function("document.querySelector('.reveal.ready') !== null", timeout=30_000)
+    assert page.evaluate("Reveal.getTotalSlides()") >= 4
+    broken = page.evaluate("""() => Array.from(document.querySelectorAll('.reveal img'))
+        .filter(img => !(img.complete && img.naturalWidth > 0)).length""")
+    assert broken == 0, f"{broken} figures did not load"
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert page.evaluate("Reveal.getIndices().h") == 1, "the arrow key did not advance the deck"
+    assert not errors, errors
+    context.close()

@@ -78,13 +78,21 @@ GATED = {
         m, x, maps_like(x), y, subset_size=64, n_subsets=4),
     "baselines.road_imputation": lambda m, x, y: st.baselines.road_imputation(x, maps_like(x) < 0.5),
     "data.corrupt": lambda m, x, y: st.data.corrupt(x, "fog", 2),
+    "leakage.filled": lambda m, x, y: st.leakage.filled(x, maps_like(x) < 0.5, "road"),
+    "leakage.model_leak": lambda m, x, y: st.leakage.model_leak(m, x, maps_like(x) < 0.5, y, substrates=["black"]),
+    "experiments.srg_scores": lambda m, x, y: st.experiments.srg_scores(m, x, y, {"a": maps_like(x)},
+                                                                        substrates=["black", "road"], steps=2),
+    "experiments.blur_control": lambda m, x, y: st.experiments.blur_control(m, x, y, {"a": maps_like(x)}, steps=2,
+                                                                            n_subsets=2),
+    "experiments.occlusion_distance": lambda m, x, y: st.experiments.occlusion_distance(   # it needs two images
+        m, x.repeat(2, 1, 1, 1) if x.ndim == 4 and len(x) == 1 else x, ["black"]),
     "experiments.compare": lambda m, x, y: st.experiments.compare(m, x, y, torch.ones(len(x), *x.shape[-2:]),
                                                                   methods=["Saliency"]),
 }
 #: functions without labels (or that take an image's predicted class), for the label rows
 NO_LABELS = {"models.predict", "models.fit_normalization", "perturb.superpixels", "baselines.baseline_images",
              "baselines.baseline_predictions", "metrics.luminance_correlation", "data.corrupt",
-             "baselines.road_imputation",
+             "baselines.road_imputation", "leakage.filled", "experiments.occlusion_distance",
              "paramsal.planted_fault_benchmark"}
 
 

@@ -24,8 +24,8 @@ MAX_LINES = 400
 #: the package map of ``saltools/__init__.py`` and the README, lowest layer first: a module may import
 #: only from units before its own (within a unit, e.g. ``paramsal/``, any order without cycles)
 LAYERS = ["_torch", "_network", "_hashing", "checks", "data", "models", "profiles", "evt", "paramsal", "rectgrad",
-          "attributions", "baselines", "perturb", "metrics", "leakage", "depth", "experiments", "claims", "plots",
-          "widgets"]
+          "attributions", "baselines", "perturb", "metrics", "leakage", "depth", "experiments", "claims", "exercises",
+          "plots", "widgets"]
 
 
 def module_name(path: Path, root: Path) -> str:

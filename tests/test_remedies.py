@@ -55,6 +55,17 @@ def test_road_noise_is_added_to_removed_pixels_only_with_its_standard_deviation(
     torch.testing.assert_close(road_imputation(constant, torch.rand(1, 8, 8) < 0.7, noise=0.0), constant)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_road_imputation_leaves_its_input_unchanged(dtype, layout):
+    images = torch.rand(2, 3, 8, 8, dtype=dtype).contiguous(memory_format=layout)
+    before = images.clone()
+    removed = torch.zeros(2, 8, 8, dtype=torch.bool)
+    removed[:, 2:6, 2:6] = True
+    filled = road_imputation(images, removed)
+    assert torch.equal(images, before) and not torch.equal(filled, before)
+
+
 def test_road_imputation_refuses_what_it_cannot_solve():
     with pytest.raises(ValueError, match="at least one kept pixel"):
         road_imputation(torch.rand(2, 3, 4, 4), torch.ones(2, 4, 4, dtype=torch.bool))

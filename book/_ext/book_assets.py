@@ -1,7 +1,8 @@
 """Sphinx extension of the book: serve the widget and MathJax JavaScript from the book itself.
 
-At build start it fetches ``@jupyter-widgets/html-manager``, ``requirejs`` and ``mathjax`` from the npm
-registry (``npm pack``, cached in ``book/_js_cache``, not committed), points myst-nb's
+At build start it fetches ``@jupyter-widgets/html-manager``, ``requirejs``, ``mathjax`` and ``reveal.js``
+(for the chapters' slides, ``slides.py``) from the npm registry (``npm pack``, cached in
+``book/_js_cache``, not committed), points myst-nb's
 ``nb_ipywidgets_js`` and Sphinx's ``mathjax_path`` at copies in the book's own ``assets/js`` folder
 (not ``_static``), and copies them there when the build ends. Without npm it keeps the public CDNs
 and says so. It also removes scripts that other extensions add twice to a page.
@@ -21,7 +22,7 @@ from sphinx.util.console import colorize
 
 logger = logging.getLogger(__name__)
 
-PACKAGES = {"@jupyter-widgets/html-manager": "1.0.15", "requirejs": "2.3.8", "mathjax": "3.2.2"}
+PACKAGES = {"@jupyter-widgets/html-manager": "1.0.15", "requirejs": "2.3.8", "mathjax": "3.2.2", "reveal.js": "5.1.0"}
 CACHE = Path(__file__).resolve().parents[1] / "_js_cache"
 SERVED = "assets/js"          # inside the HTML output, next to the pages' folders, not in _static
 MANAGER = "@jupyter-widgets/html-manager/dist"   # the module path RequireJS resolves under SERVED
@@ -75,6 +76,7 @@ def _copy(app, exception) -> None:
     shutil.copy2(Path(__file__).with_name("widgets-config.js"), target / "widgets-config.js")
     shutil.copytree(CACHE / "html-manager" / "dist", target / MANAGER, dirs_exist_ok=True)
     shutil.copytree(CACHE / "mathjax" / "es5", target / "mathjax" / "es5", dirs_exist_ok=True)
+    shutil.copytree(CACHE / "reveal.js" / "dist", target / "reveal.js" / "dist", dirs_exist_ok=True)
 
 
 def _deduplicate_scripts(app, pagename, templatename, context, doctree) -> None:

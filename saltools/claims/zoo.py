@@ -28,28 +28,30 @@ def zoo_settings(profile) -> dict:
     """The zoo's budget under a Shapes ``profile``: reference statistics on half its reference images and
     interventions on a fifth of its queries' mistakes (embedded: 2000 and 40); chapter 5's checks on half
     its test images and objects per grey level (32 and 16); chapter 6's maps and metrics on its images (8);
-    chapter 7's grades on half its images (24) and half its leak images (480)."""
+    chapter 7's grades on a third of its images (16), a third of its leak images (320) and 8 images through
+    the randomization tests (about 40 s a model on 2 CPU cores)."""
     return {"n_reference": profile.n_reference // 2, "n_repairs": max(1, profile.n_query // 5),
             "n_images": profile.n_images // 2, "n_objects": max(2, profile.n_objects // 2),
-            "n_perturbed": profile.n_perturbed, "n_graded": max(8, profile.n_graded // 2),
-            "n_leak": 480 if profile.scale == "default" else 40}
+            "n_perturbed": profile.n_perturbed, "n_graded": max(8, profile.n_graded // 3),
+            "n_leak": 320 if profile.scale == "default" else 40}
 
 
 def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, n_perturbed: int = 8,
-                 n_graded: int = 24, n_leak: int = 480, n_reference: int | None = None, kinds=CONTEXTS,
+                 n_graded: int = 16, n_leak: int = 320, n_reference: int | None = None, kinds=CONTEXTS,
                  **kwargs) -> list:
     """For each Shapes model of ``models`` (name -> model), a context of each of ``kinds``: a ``Context``
     under ``profile`` (with ``kwargs``; one copy of the profile's data for all models, the first
     ``n_reference`` reference images if given), an ``InputBiasContext`` (``n_images`` test images,
     ``n_objects`` objects per grey level), a ``PerturbationContext`` (``n_perturbed`` images, the
-    profile's RISE masks) and a ``RemedyContext`` (``n_graded`` images, ``n_leak`` leak images)."""
+    profile's RISE masks) and a ``RemedyContext`` (``n_graded`` images, ``n_leak`` leak images, 8 randomized)."""
     data = Context.profile_data(profile, n_reference=n_reference) if Context in kinds else None
     build = {
         Context: lambda name, model: Context.for_profile(model, profile, name=name, data=data, **kwargs),
         InputBiasContext: lambda name, model: InputBiasContext(model, n=n_images, n_sweep=n_objects, name=name),
         PerturbationContext: lambda name, model: PerturbationContext.for_shapes(
             model, n=n_perturbed, rise_masks=profile.rise_masks, name=name),
-        RemedyContext: lambda name, model: RemedyContext.for_shapes(model, n=n_graded, leak_images=n_leak, name=name),
+        RemedyContext: lambda name, model: RemedyContext.for_shapes(model, n=n_graded, leak_images=n_leak, randomized=8,
+                                                                   name=name),
     }
     return [build[kind](name, model) for name, model in models.items() for kind in kinds]
 

@@ -1,0 +1,134 @@
+"""Self-checking exercises for the book's chapters: ``check(exercise_id, answer, **given)`` compares a
+student's answer with the answer key of that exercise, computed from the same objects (``given``), and
+says what is wrong: a gap left open, the wrong type or shape, a value outside the tolerance, or a common
+mistake with its hint. Written by hand (no notebook-grading library fits a pip-installed package used on
+Colab); the chapters' student versions keep the check cells and drop the solutions.
+
+    answer = ...                                   # the student's code fills the gap
+    st.exercises.check("ch06.aopc-winner", answer, scores=scores)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The verdict on one answer: ``passed`` and a message (shown as Markdown in a notebook)."""
+
+    exercise: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _repr_markdown_(self) -> str:
+        return f"{'✅ **Correct.**' if self.passed else '❌ **Not yet.**'} {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{'Correct.' if self.passed else 'Not yet.'} {self.message}"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An answer key: ``expected(**given)`` gives the right answer; ``mistakes`` maps a hint to a function
+    ``(**given) -> a common wrong answer``; numbers compare within ``rtol`` / ``atol``."""
+
+    id: str
+    expected: Callable[..., Any]
+    explanation: str
+    mistakes: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    rtol: float = 1e-4
+    atol: float = 1e-8
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    if exercise.id in EXERCISES:
+        raise ValueError(f"exercise {exercise.id!r} is registered twice")
+    EXERCISES[exercise.id] = exercise
+    return exercise
+
+
+def _has_gap(answer) -> bool:
+    if answer is Ellipsis or answer is None:
+        return True
+    if isinstance(answer, dict):
+        return any(_has_gap(v) for v in answer.values())
+    if isinstance(answer, (list, tuple)):
+        return any(_has_gap(v) for v in answer)
+    return False
+
+
+def _as_array(value) -> np.ndarray | None:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    if isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            return np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def difference(answer, expected, rtol: float = 1e-4, atol: float = 1e-8) -> str | None:
+    """Why ``answer`` is not ``expected`` (None when it is): type, keys, shape or value, recursively."""
+    if isinstance(expected, (bool, np.bool_)):
+        if not isinstance(answer, (bool, np.bool_)):
+            return f"expected True or False, got {type(answer).__name__}"
+        return None if bool(answer) == bool(expected) else "the truth value is the other one"
+    if isinstance(expected, str):
+        if not isinstance(answer, str):
+            return f"expected a name (a string), got {type(answer).__name__}"
+        return None if answer.strip().lower() == expected.strip().lower() else f"{answer!r} is not the one"
+    if isinstance(expected, dict):
+        if not isinstance(answer, dict):
+            return f"expected a dict with keys {sorted(expected)}, got {type(answer).__name__}"
+        if set(answer) != set(expected):
+            return f"expected the keys {sorted(expected)}, got {sorted(answer)}"
+        problems = [f"[{k!r}]: {p}" for k in expected if (p := difference(answer[k], expected[k], rtol, atol))]
+        return "; ".join(problems) or None
+    if isinstance(expected, (set, frozenset)):
+        return None if set(answer) == set(expected) else "the set is not the right one"
+    if isinstance(expected, Real) or (isinstance(expected, torch.Tensor) and expected.ndim == 0):
+        single = isinstance(answer, (torch.Tensor, np.ndarray)) and np.asarray(_as_array(answer)).size == 1
+        value = answer.item() if single else answer
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+            return f"expected a number, got {type(answer).__name__}"
+        close = np.isclose(float(value), float(expected), rtol=rtol, atol=atol)
+        return None if close else f"{float(value):.6g} is not the value (tolerance {rtol:g} relative)"
+    want, got = _as_array(expected), _as_array(answer)
+    if want is None:
+        return None if answer == expected else "not the expected value"
+    if got is None:
+        return f"expected an array of shape {tuple(want.shape)}, got {type(answer).__name__}"
+    if got.shape != want.shape:
+        return f"expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+    return None if np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True) else "the values differ"
+
+
+def check(exercise: str, answer, **given) -> Feedback:
+    """Check ``answer`` to ``exercise`` (an id of ``EXERCISES``), the key computed from ``given``."""
+    if exercise not in EXERCISES:
+        raise ValueError(f"unknown exercise {exercise!r}; expected one of {sorted(EXERCISES)}")
+    key = EXERCISES[exercise]
+    if _has_gap(answer):
+        return Feedback(exercise, False, "Fill in the gaps marked `...` first, then run this cell again.")
+    problem = difference(answer, key.expected(**given), key.rtol, key.atol)
+    if problem is None:
+        return Feedback(exercise, True, key.explanation)
+    for hint, mistake in key.mistakes.items():
+        if difference(answer, mistake(**given), key.rtol, key.atol) is None:
+            return Feedback(exercise, False, hint)
+    return Feedback(exercise, False, f"{problem[0].upper()}{problem[1:]}.")
+
+
+__all__ = ["EXERCISES", "Exercise", "Feedback", "check", "difference", "register"]

@@ -1,0 +1,93 @@
+"""The answer keys of the chapters' exercises: each recomputes the right answer from the objects the
+check cell passes (the chapter's model, images, context, ...), by the route the solution takes. A key
+registers itself under the id its chapter's check cell names."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import metrics, perturb
+from ..attributions import attribute, to_map
+from ..claims.core import resampled_interval
+from ..claims.remedies import cross_substrate_agreement
+from ..leakage import model_leak, removal_masks
+from .core import Exercise, register
+
+NOISE = ("uniform", "gaussian")
+
+
+# ----------------------------------------------------------------------------- chapter 6
+def _rise_floor(model, images, labels, n_masks):
+    mean = perturb.rise(model, images, labels, n_masks=n_masks)
+    return {"seed floor": metrics.map_agreement(mean, perturb.rise(model, images, labels, n_masks=n_masks, seed=1))
+            .spearman_abs.mean(),
+            "mean colour vs black": metrics.map_agreement(mean, perturb.rise(model, images, labels, n_masks=n_masks,
+                                                                             baseline="black")).spearman_abs.mean()}
+
+
+def _aopc_by_substrate(model, images, labels, maps, k=4):
+    """Mean AOPC over the first ``k`` steps per substrate and method."""
+    return {s: {name: metrics.aopc(metrics.perturbation_curve(model, images, m, labels, substrate=s, steps=16),
+                                   k=k).mean().item() for name, m in maps.items()} for s in ("black", "blur")}
+
+
+def _pointing(model, images, labels, masks, window):
+    maps = perturb.occlusion(model, images, labels, window=window, stride=window // 2)
+    return metrics.pointing_game(maps, masks).mean().item()
+
+
+register(Exercise(
+    "ch06.more-masks", lambda model, images, labels, n_masks: _rise_floor(model, images, labels, n_masks),
+    "With four times the masks the seed floor is the bar a baseline effect must clear."))
+register(Exercise(
+    "ch06.aopc-winner",
+    lambda model, images, labels, maps: {s: max(d, key=d.get) for s, d in _aopc_by_substrate(
+        model, images, labels, maps).items()},
+    "AOPC looks only at the first steps of the curve, so it can crown another method than the whole area.",
+    mistakes={"You picked the method with the *smallest* AOPC; a larger early drop is better.":
+              lambda model, images, labels, maps: {
+                  s: min(d, key=d.get) for s, d in _aopc_by_substrate(model, images, labels, maps).items()}}))
+register(Exercise(
+    "ch06.window-16", lambda model, images, labels, masks: _pointing(model, images, labels, masks, 16),
+    "A larger window smooths the map: compare the hit rate with the 8-pixel window's.",
+    mistakes={"That is the 8-pixel window's hit rate; use window=16 (stride 8).":
+              lambda model, images, labels, masks: _pointing(model, images, labels, masks, 8)}))
+
+
+# ----------------------------------------------------------------------------- chapter 7
+def _interval_width(context, n):
+    srg, morf = context.quality("SRG"), context.quality("MoRF")
+    evidence = resampled_interval(lambda i: cross_substrate_agreement(srg[:, :, :n], i)
+                                  - cross_substrate_agreement(morf[:, :, :n], i), n, "images", resamples=300)
+    return evidence.high - evidence.low
+
+
+def _without_noise(context):
+    keep = [i for i, s in enumerate(context.substrates) if s not in NOISE]
+    every = np.arange(len(context.images))
+    return {way: cross_substrate_agreement(context.quality(way)[keep], every) for way in ("MoRF", "SRG")}
+
+
+def _leak(context, model, least: bool, n: int = 480):
+    """Leak per substrate (black, ROAD) of the 10% least (or most) relevant pixels of Guided Backprop, on
+    the first ``n`` leak images."""
+    images, labels = context.leak_data.images[:n], context.leak_data.labels[:n]
+    guided = to_map(attribute(model, "GuidedBackprop", images, labels)).abs()
+    leak = model_leak(model, context.carriers[:n], removal_masks(-guided if least else guided, 0.1), labels,
+                      substrates=("black", "road"))
+    return (leak.named.astype(float) - leak.named_other.astype(float)).groupby(leak.substrate).mean().to_dict()
+
+
+register(Exercise(
+    "ch07.interval-width", lambda context: _interval_width(context, len(context.images) // 2),
+    "An interval of a mean narrows roughly with the square root of the number of images.",
+    mistakes={"That is the width on all the images; use the first half.":
+              lambda context: _interval_width(context, len(context.images))}))
+register(Exercise(
+    "ch07.without-noise", _without_noise,
+    "Compare with the agreement over all ten substrates: does SRG's advantage need the noise fills?"))
+register(Exercise(
+    "ch07.lerf-leak", lambda context, model: _leak(context, model, least=True),
+    "Compare with the leak of the most relevant pixels in the chapter's figure: how much of the class does the "
+    "outline of the least relevant ones give away?",
+    mistakes={"Those are the most relevant pixels (MoRF); negate the |map| to remove the least relevant ones.":
+              lambda context, model: _leak(context, model, least=False)}, atol=1e-9))

@@ -1,7 +1,8 @@
 """Experiments that combine several concepts: methods scored against masks, the brightness sweep,
 cascading randomization (chapter 5), the effect of baselines and settings on maps and on the
-verdicts of causal metrics, and the remedies proposed since (SRG under every baseline and ROAD, how far
-occluded images lie from the data; chapter 6). Each returns a tidy table that a chapter plots.
+verdicts of causal metrics (chapter 6), and the remedies proposed since (SRG under every baseline and
+ROAD, how far occluded images lie from the data, the blur control, Smooth MPRT; chapter 7). Each returns a
+tidy table that a chapter plots.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from . import checks, metrics
 from ._torch import preserved_state
 from .attributions import METHODS as ATTRIBUTION_METHODS
 from .attributions import attribute, to_map
-from .baselines import BASELINES, ROAD, baseline_images, road_imputation
+from .baselines import BASELINES, ROAD
 from .data import Shapes
+from .leakage import filled
 from .models.evaluation import predict
 from .perturb import maps_by_baseline, maps_by_setting
 from .rectgrad import InSpace
@@ -197,7 +199,7 @@ def quality_table(scores: pd.DataFrame, localization_table: pd.DataFrame | None 
     return table
 
 
-# ----------------------------------------------------------------------------- remedies since Brunke (chapter 6)
+# ----------------------------------------------------------------------------- remedies since Brunke (chapter 7)
 def srg_scores(model: nn.Module, images: torch.Tensor, target, maps: dict[str, torch.Tensor],
                substrates: Sequence[str] = (*BASELINES, ROAD), steps: int = 10, seed: int = 0,
                progress: bool = False) -> pd.DataFrame:
@@ -243,12 +245,8 @@ def occlusion_distance(model: nn.Module, images: torch.Tensor, substrates: Seque
     nearest_other = torch.cdist(clean, clean).fill_diagonal_(float("inf")).amin(1).median()
     rows = []
     for substrate in substrates:
-        if substrate == ROAD:
-            occluded = road_imputation(images, removed, seed=seed)
-        else:
-            keep = (~removed[:, None]).to(images)
-            occluded = images * keep + baseline_images(substrate, images, removed[:, None], seed) * (1 - keep)
-        distance = torch.cdist(_penultimate(model, occluded), clean).amin(1) / nearest_other
+        occluded = _penultimate(model, filled(images, removed, substrate, seed))
+        distance = torch.cdist(occluded, clean).amin(1) / nearest_other
         rows.append(pd.DataFrame({"substrate": substrate, "image": range(len(images)), "distance": distance.numpy()}))
     return pd.concat(rows, ignore_index=True)
 

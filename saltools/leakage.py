@@ -27,6 +27,7 @@ from . import checks
 from .baselines import BASELINES, ROAD, baseline_images, road_imputation
 from .models.evaluation import predict
 
+
 def removal_masks(maps: torch.Tensor, share: float) -> torch.Tensor:
     """[N, H, W] bool: the ``share`` of pixels with the highest |relevance| per map (MoRF's removed region
     at that share; ties broken by position)."""

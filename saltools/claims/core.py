@@ -8,6 +8,7 @@ honest unit (query images, filters) or from Wilson intervals for proportions (st
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -162,6 +163,15 @@ def spread_interval(values, unit: str, **details) -> Evidence:
         return Evidence(np.nan, np.nan, np.nan, 0, unit, details)
     low, high = np.percentile(values, [2.5, 97.5])
     return Evidence(float(values.mean()), float(low), float(high), len(values), unit, details)
+
+
+def fingerprint(settings, model, *tensors) -> str:
+    """A hash of a context's ``settings`` (by ``repr``), its ``model``'s weights and its data ``tensors``:
+    two contexts with equal fingerprints give the same verdicts."""
+    digest = hashlib.sha256(repr(settings).encode())
+    for tensor in [*model.state_dict().values(), *tensors]:
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def exact(value: float, n: int, unit: str, **details) -> Evidence:

@@ -10,7 +10,6 @@ substrate's own split-half reliability.
 from __future__ import annotations
 
 import functools
-import hashlib
 import warnings
 from functools import cached_property
 
@@ -28,7 +27,8 @@ from ..experiments import causal_scores, localization
 from ..metrics import kendall_tau, map_agreement, pairwise_agreement
 from ..models.evaluation import predict
 from ..perturb import average_maps, maps_by_baseline, maps_by_setting, rise
-from .core import Claim, Evidence, Rule, mean_interval, proportion_interval, resampled_interval, spread_interval
+from .core import (Claim, Evidence, Rule, fingerprint, mean_interval, proportion_interval, resampled_interval,
+                   spread_interval)
 
 BRUNKE = "Brunke et al. 2020 (arXiv 2012.08189)"
 TOMSETT = "Tomsett et al. 2020, AAAI (arXiv 1912.01451)"
@@ -75,12 +75,9 @@ class PerturbationContext:
         """A hash of everything the claims read: the model's weights, the images, labels and masks, and
         the settings of the claims' maps and scores (two contexts with equal fingerprints give the same
         verdicts; figure-only settings do not count)."""
-        digest = hashlib.sha256(repr([self.rise_masks, self.rise_baselines, self.steps, self.methods, self.substrates,
-                                      {k: self.windows.get(k) for k in WINDOWS},
-                                      {k: self.rise_changes.get(k) for k in RISE_CHANGES}]).encode())
-        for tensor in [*self.model.state_dict().values(), self.images, self.labels, self.masks]:
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return digest.hexdigest()
+        settings = [self.rise_masks, self.rise_baselines, self.steps, self.methods, self.substrates,
+                    {k: self.windows.get(k) for k in WINDOWS}, {k: self.rise_changes.get(k) for k in RISE_CHANGES}]
+        return fingerprint(settings, self.model, self.images, self.labels, self.masks)
 
     # -- maps
     @cached_property

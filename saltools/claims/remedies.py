@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import warnings
 from functools import cached_property
 
@@ -32,7 +31,7 @@ from ..leakage import model_leak, probe_leak, removal_masks
 from ..metrics import kendall_tau
 from ..models.evaluation import predict
 from ..perturb import occlusion
-from .core import FAILS, HOLDS, Claim, Evidence, Rule, mean_interval, resampled_interval, spread_interval
+from .core import FAILS, HOLDS, Claim, Evidence, Rule, fingerprint, mean_interval, resampled_interval, spread_interval
 from .perturbation import GRADIENT_METHODS, split_half_agreement
 
 BLUECHER = "Bluecher et al. 2024, TMLR"
@@ -74,11 +73,8 @@ class RemedyContext:
 
     def fingerprint(self) -> str:
         """A hash of the weights, images, labels, masks and settings (equal fingerprints, equal verdicts)."""
-        digest = hashlib.sha256(repr([self.leak_images, self.randomized, self.smooth, self.steps,
-                                      self.substrates]).encode())
-        for tensor in [*self.model.state_dict().values(), self.images, self.labels, self.masks]:
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return digest.hexdigest()
+        return fingerprint([self.leak_images, self.randomized, self.smooth, self.steps, self.substrates], self.model,
+                           self.images, self.labels, self.masks)
 
     # -- tables
     @cached_property

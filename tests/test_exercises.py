@@ -16,8 +16,8 @@ from tests.conftest import ROOT
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import student_notebooks  # noqa: E402
 
-#: the chapters whose exercises are in the self-checking form so far (issue 19: the others follow)
-CHAPTERS_WITH_EXERCISES = ("06_perturbation_baselines", "07_remedies")
+#: every page of the book that is a notebook: each has self-checking exercises and a student version
+CHAPTERS_WITH_EXERCISES = tuple(sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
 GAP = re.compile(r"= \.\.\.\s+# YOUR CODE")
 CHECK_CALL = re.compile(r'st\.exercises\.check\("([^"]+)"')
 ORDER = (("markdown", ()), ("code", ("exercise-starter", "remove-cell")), ("code", ("exercise-check", "remove-cell")),
@@ -87,6 +87,7 @@ def test_every_answer_key_is_checked_by_exactly_one_exercise():
 def test_student_notebooks_are_generated_and_current():
     wanted = student_notebooks.generated()
     assert sorted(p.stem for p in wanted) == sorted(CHAPTERS_WITH_EXERCISES)
+    assert len(CHAPTERS_WITH_EXERCISES) == 9, "every chapter, 0 to the scoreboard (8), has its student version"
     for path, text in wanted.items():
         assert path.exists() and path.read_text() == text, f"{path.name}: run python book/_ext/student_notebooks.py"
         cells = json.loads(text)["cells"]

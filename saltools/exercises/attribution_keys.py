@@ -1,11 +1,11 @@
-"""The answer keys of the chapters' exercises: each recomputes the right answer from the objects the
-check cell passes (the chapter's model, images, context, ...), by the route the solution takes. A key
-registers itself under the id its chapter's check cell names."""
+"""The answer keys of the attribution chapters' exercises (chapters 5-7): each recomputes the right answer
+from the objects the check cell passes (the chapter's model, images, context, ...), by the route the
+solution takes. A key registers itself under the id its chapter's check cell names."""
 from __future__ import annotations
 
 import numpy as np
 
-from .. import metrics, perturb
+from .. import metrics, perturb, rectgrad
 from ..attributions import attribute, to_map
 from ..claims.core import resampled_interval
 from ..claims.remedies import cross_substrate_agreement
@@ -13,6 +13,46 @@ from ..leakage import model_leak, removal_masks
 from .core import Exercise, register
 
 NOISE = ("uniform", "gaussian")
+
+
+# ----------------------------------------------------------------------------- chapter 5
+def _mass_by_percentile(model, images, labels, masks, percentiles=(50, 90, 99.5)):
+    return {q: metrics.relevance_mass(to_map(rectgrad.RectGrad(model, percentile=q).attribute(images, labels)),
+                                      masks).mean().item() for q in percentiles}
+
+
+def _inside(model, dark, space, part=lambda m: m.clamp(min=0)):
+    """The share of ``part`` of RectGrad's map (default: its positive part) inside the black objects."""
+    seen = rectgrad.InSpace(model, space)
+    kept = part(to_map(rectgrad.RectGrad(seen).attribute(seen.encode(dark.images), dark.labels)))
+    return ((kept * dark.masks).sum((1, 2)) / kept.sum((1, 2)).clamp_min(1e-12)).mean().item()
+
+
+def _lrp_mass(model, dark, light):
+    def mass(objects):
+        relevance = to_map(attribute(model, "LRP-epsilon", objects.images, objects.labels))
+        return metrics.relevance_mass(relevance, objects.masks).mean().item()
+    return {"black": mass(dark), "white": mass(light)}
+
+
+register(Exercise(
+    "ch05.percentile", _mass_by_percentile,
+    "A higher percentile keeps fewer units per layer: compare where the mass accuracy peaks with the chapter's "
+    "default q = 98.",
+    mistakes={"RectGrad's percentile is in percent (0 to 100), not a fraction: pass percentile=q.":
+              lambda model, images, labels, masks: dict(zip((50, 90, 99.5), _mass_by_percentile(
+                  model, images, labels, masks, percentiles=(0.5, 0.9, 0.995)).values()))}))
+register(Exercise(
+    "ch05.sign", lambda model, dark: {space: _inside(model, dark, space) for space in ("unit", "symmetric")},
+    "In [0, 1] a black pixel's input is 0, so it holds no relevance; in [-1, 1] its sign follows the gradient's.",
+    mistakes={"That is the share of |relevance|; keep only the positive part, m.clamp(min=0).":
+              lambda model, dark: {space: _inside(model, dark, space, part=lambda m: m.abs())
+                                   for space in ("unit", "symmetric")}}))
+register(Exercise(
+    "ch05.lrp-dark", _lrp_mass,
+    "Compare with RectGrad's mass accuracy on the same objects in the figure above.",
+    mistakes={"Black and white are swapped: `dark` holds the black objects.":
+              lambda model, dark, light: dict(zip(("white", "black"), _lrp_mass(model, dark, light).values()))}))
 
 
 # ----------------------------------------------------------------------------- chapter 6

@@ -46,11 +46,12 @@ def compare(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, masks:
 
 
 def brightness_sweep(model, methods, levels=(0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 1.0), n: int = 64,
-                     background: float = 0.5, spaces=("unit",), split: str = "test", seed: int = 0,
-                     size: int = 64, progress: bool = False) -> pd.DataFrame:
+                     background: float = 0.5, spaces=("unit",), split: str = "test", seed: int = 0, size: int = 64,
+                     progress: bool = False, space_mean=None, space_std=None) -> pd.DataFrame:
     """The same Shapes objects rendered at every grey ``level`` on one ``background`` grey (geometry
     and texture fixed), each method's localization against the mask, computed with the model seen in
-    each input space of ``spaces`` (see ``saltools.rectgrad.SPACES``; "unit" is the model as is).
+    each input space of ``spaces`` (see ``saltools.rectgrad.SPACES``; "unit" is the model as is;
+    ``space_mean`` / ``space_std``: the "standardized" space's statistics for a model without its own).
 
     One row per (space, method, level, image): ``correct`` (the model still classifies it), mass and
     rank accuracy. methods: names in ``saltools.attributions.METHODS`` (or callables accepted by
@@ -64,7 +65,7 @@ def brightness_sweep(model, methods, levels=(0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 
         images = ds.images
         correct = (predict(model, images).argmax(1) == ds.labels).numpy()
         for space in spaces:
-            seen = InSpace(model, space)
+            seen = InSpace(model, space, space_mean, space_std)
             for name, method in named.items():
                 maps = to_map(attribute(seen, method, seen.encode(images), ds.labels))
                 rows.append(pd.DataFrame({

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import saltools as st
-from saltools.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, Evidence, Rule
-from saltools.claims.core import difference_interval, mean_interval, proportion_interval
+from saltools.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, NOT_EVALUATED, Evidence, Rule
+from saltools.claims.core import difference_interval, largest_of, largest_resampled, mean_interval, proportion_interval
 from saltools.claims.perturbation import split_half_agreement
 from saltools.claims.zoo import COLUMNS, read_verdicts, write_verdicts, zoo_key
 from tests.conftest import ROOT
@@ -31,8 +31,6 @@ EXPECTED = {
     "ch3.pot-zeroing-repairs-like-zscore": INCONCLUSIVE,
     "ch3.pot-finetuning-repairs-like-zscore": INCONCLUSIVE,
     "ch4.zscore-favours-the-last-stage": HOLDS,
-    "ch4.zscore-last-stage-majority": HOLDS,
-    "ch4.random-has-no-depth-preference": HOLDS,
     "ch4.pot-less-last-stage-than-zscore@q0.85": FAILS,
     "ch4.pot-less-last-stage-than-zscore@q0.90": FAILS,
     "ch4.pot-less-last-stage-than-zscore@q0.95": FAILS,
@@ -54,7 +52,6 @@ EXPECTED = {
     "ch6.large-window-changes-occlusion": INCONCLUSIVE,
     "ch6.rise-grid-12-beyond-seed-noise": HOLDS,
     "ch6.rise-keep-probability-0.1-beyond-seed-noise": INCONCLUSIVE,
-    "ch6.insertion-morf-equals-deletion-lerf": HOLDS,
     "ch6.substrate-picks-the-winner": HOLDS,
     "ch6.substrate-rankings-are-reliable": FAILS,
     "ch6.substrates-disagree-beyond-reliability": INCONCLUSIVE,
@@ -110,6 +107,52 @@ def embedded_verdicts(embedded_contexts):
 
 def test_every_claim_has_an_expected_embedded_verdict():
     assert set(EXPECTED) == set(CLAIMS)
+
+
+#: claims whose negative control is not built yet (issue 29 goes on); the set may only shrink
+WITHOUT_CONTROL = {"ch1.zeroing-kmax-corrects-a-minority", "ch5.guided-backprop-is-flat-in-brightness",
+                   "ch5.nobias-rectgrad-is-flat-in-brightness", "ch5.saliency-is-flat-in-brightness",
+                   "ch5.lrp-sees-black-and-white-alike", "ch5.guided-backprop-ignores-the-top-layer",
+                   "ch5.rectgrad-ignores-the-top-layer", "ch5.nobias-rectgrad-ignores-the-top-layer",
+                   "ch5.saliency-depends-on-the-top-layer", "ch5.nobias-fails-the-check-like-rectgrad",
+                   *(c.id for c in CLAIMS.values() if c.chapter in (6, 7))}
+
+
+def test_claims_without_a_negative_control_are_the_known_ones():
+    assert {c.id for c in CLAIMS.values() if c.control is None} == WITHOUT_CONTROL
+    assert all(c.control_note for c in CLAIMS.values() if c.control is not None)
+
+
+def test_no_negative_control_holds(embedded_contexts):
+    """Each control is the claim's measurement on a case built so that the claim is false: a claim whose
+    control holds could not fail."""
+    controls = st.claims.evaluate(embedded_contexts, controls=True).set_index("claim")
+    assert set(controls.index) == set(CLAIMS) - WITHOUT_CONTROL
+    assert (controls.verdict != NOT_EVALUATED).all(), controls[controls.verdict == NOT_EVALUATED].reason.to_dict()
+    held = controls[controls.verdict == HOLDS]
+    assert held.empty, f"controls that hold: {held[['effect', 'low', 'high', 'control']].to_dict('index')}"
+    assert controls.eval("low <= effect <= high").all()
+
+
+def test_a_bar_the_null_clears_is_caught_by_its_control(embedded_contexts):
+    """The removed ``ch4.zscore-last-stage-majority`` (bar 0.5 while the last stage holds 0.53 of the
+    filters): a random ranking clears its bar on average, and its control never says "does not hold",
+    while the kept claim's bar (the filters' share) sends the same control below it."""
+    context = embedded_contexts[0]
+    share = context.last_stage.double().mean().item()
+    majority = st.claims.Claim("ch4.majority", 4, "", "", Rule("above", 0.5 - share),
+                               CLAIMS["ch4.zscore-favours-the-last-stage"].evidence, context=st.claims.Context,
+                               control=CLAIMS["ch4.zscore-favours-the-last-stage"].control, control_note="random")
+    control = majority.evaluate_control(context)
+    assert share > 0.5 and control["effect"] > 0.5 - share and control["verdict"] != FAILS
+    assert control["effect"] < control["high"] and control["low"] < 0.0 < control["high"]
+
+
+def test_the_changelog_records_the_registry_hash():
+    text = (ROOT / "book" / "claims_changelog.md").read_text()
+    recorded = re.findall(r"Registry hash: `([0-9a-f]{16})`", text)
+    assert recorded and recorded[-1] == st.claims.registry_hash(), (
+        "the claims registry changed: add a dated entry with its reason and the new hash to book/claims_changelog.md")
 
 
 def test_embedded_verdicts_are_the_expected_ones(embedded_verdicts):
@@ -199,6 +242,19 @@ def test_markdown_renders_each_verdict_with_its_interval(embedded_verdicts):
     text = st.claims.markdown(embedded_verdicts.reset_index(), ids=["ch4.zscore-favours-the-last-stage"])
     row = embedded_verdicts.loc["ch4.zscore-favours-the-last-stage"]
     assert text.startswith(f"- **{row.verdict}**") and f"[{row.low:.3g}, {row.high:.3g}]" in text
+
+
+def test_the_largest_effect_s_interval_contains_it_and_covers_the_truth():
+    evidence = largest_of([0.1, 0.5, 0.3], [0.0, 0.4, 0.1], [0.2, 0.6, 0.5], "x", 10)
+    assert (evidence.effect, evidence.low, evidence.high) == (0.5, 0.4, 0.6)
+    rng = np.random.default_rng(0)
+    covered = 0
+    for trial in range(40):
+        x = rng.normal([[0.0], [0.3], [0.3]], 1.0, size=(3, 60))
+        e = largest_resampled(lambda i: x[:, i].mean(1), 60, "x", seed=trial, resamples=400)
+        assert e.low <= e.effect <= e.high
+        covered += e.low <= 0.3 <= e.high
+    assert covered >= 36                     # simultaneous intervals: at least 95% nominal, here 90% of 40
 
 
 def test_split_half_reliability_separates_signal_from_noise():

@@ -124,6 +124,19 @@ def test_perturbation_curves_start_and_end_where_they_must(images):
     assert torch.allclose(lerf[:, [0, -1]], deletion[:, [0, -1]]) and not torch.allclose(lerf, deletion)
 
 
+@pytest.mark.parametrize("substrate", ["black", "blur", "dataset_mean"])
+def test_insertion_of_the_most_relevant_is_deletion_of_the_least_reversed(images, substrate):
+    """An identity of the metrics (chapter 6 prints the gap, no longer a claim): with one substrate,
+    MoRF insertion shows the model LeRF deletion's images in reverse order, for maps without ties."""
+    model, target = tiny_model(), torch.tensor([0, 1, 2])
+    maps = torch.rand(3, 16, 16, dtype=torch.float64)
+    insertion = st.metrics.perturbation_curve(model, images, maps, target, mode="insertion", substrate=substrate, steps=8)
+    lerf = st.metrics.perturbation_curve(model, images, maps, target, order="lerf", substrate=substrate, steps=8)
+    assert torch.allclose(insertion, lerf.flip(1), atol=1e-6)
+    morf = st.metrics.perturbation_curve(model, images, maps, target, substrate=substrate, steps=8)
+    assert not torch.allclose(insertion, morf.flip(1), atol=1e-6)      # the identity needs the opposite order
+
+
 def test_auc_and_aopc():
     curves = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.5, 0.0]])
     assert torch.allclose(st.metrics.auc(curves), torch.tensor([1.0, 0.5], dtype=torch.float64))

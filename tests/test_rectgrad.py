@@ -207,3 +207,14 @@ def test_cuda_matches_cpu(shapes_model):
     cpu = RectGrad(shapes_model).attribute(ds.images, ds.labels)
     gpu = RectGrad(copy.deepcopy(shapes_model).cuda()).attribute(ds.images.cuda(), ds.labels.cuda())
     assert torch.allclose(gpu.cpu(), cpu, atol=1e-4 * cpu.abs().max().item())
+
+
+def test_nobias_rectgrad_is_the_same_in_every_input_space(shapes_model):
+    """An identity of the method (chapter 5 prints the gap, no longer a claim): without the final
+    multiplication, the input space (equal channel stds) changes nothing; RectGrad, which multiplies, changes."""
+    context = st.claims.InputBiasContext(shapes_model, n_sweep=4, space_levels=(0.0, 1.0),
+                                         space_methods=["RectGrad", "NoBias RectGrad"])
+    assert st.claims.nobias_space_gap(context) < 1e-4
+    rows = context.by_space[context.by_space.method == "RectGrad"]
+    wide = rows.pivot_table(index=["level", "image"], columns="space", values="mass_accuracy")
+    assert wide.sub(wide["unit"], axis=0).abs().to_numpy().max() > 0.05

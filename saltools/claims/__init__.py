@@ -11,13 +11,14 @@ models, ``markdown`` renders verdicts where a chapter states the finding. On you
     table = st.claims.evaluate(context)          # one row per claim: effect, interval, verdict
 """
 from .context import Context
-from .core import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Claim, Evidence, Rule
-from .evaluation import CLAIMS, CONTEXTS, evaluate, markdown, scoreboard, zoo_markdown
-from .input_bias import InputBiasContext
-from .perturbation import PerturbationContext
+from .core import FAILS, HOLDS, INCONCLUSIVE, NOT_EVALUATED, VERDICTS, Claim, ClaimRefused, Evidence, Rule
+from .evaluation import CLAIMS, CONTEXTS, evaluate, markdown, registry, registry_hash, scoreboard, zoo_markdown
+from .input_bias import InputBiasContext, nobias_space_gap
+from .perturbation import PerturbationContext, twin_gap
 from .remedies import RemedyContext
 from .zoo import zoo_contexts, zoo_settings, zoo_verdicts
 
-__all__ = ["CLAIMS", "CONTEXTS", "Claim", "Context", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "InputBiasContext",
-           "PerturbationContext", "RemedyContext", "Rule", "VERDICTS", "evaluate", "markdown", "scoreboard",
+__all__ = ["CLAIMS", "CONTEXTS", "Claim", "ClaimRefused", "Context", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE",
+           "InputBiasContext", "NOT_EVALUATED", "PerturbationContext", "RemedyContext", "Rule", "VERDICTS", "evaluate",
+           "markdown", "nobias_space_gap", "registry", "registry_hash", "scoreboard", "twin_gap",
            "zoo_contexts", "zoo_markdown", "zoo_settings", "zoo_verdicts"]

@@ -15,7 +15,8 @@ import torch.nn as nn
 from .. import evt
 from ..data import CORRUPTIONS, for_profile
 from ..models import Mistakes, filter_index, mistakes
-from ..paramsal import ParameterSaliency, intervention_curves, reference_statistics
+from ..paramsal import ParameterSaliency, intervention_curves, projections, reference_statistics
+from .core import ClaimRefused
 
 
 #: the severity (1-5) of the corrupted queries of ``Context.profile_data``
@@ -37,12 +38,15 @@ class Context:
     ks : filter counts of the interventions; k : top-k of the depth claims.
     batch_size : images per forward/backward pass of the reference statistics (memory on a GPU);
     sample_size : per-filter reference sample kept for the normality tests.
+    stages : the stage of each conv layer for the depth claims (a dict or a function of the layer name);
+    by default ``models.filter_index``'s: from the module names (ResNets) or where the resolution drops.
     """
 
     def __init__(self, model: nn.Module, reference, queries, shifted=None, *, corrupted: dict | None = None,
                  n_mistakes: int = 200, n_repairs: int = 100, ks=(1, 2, 5, 10, 15, 20, 25), k: int = 20,
-                 batch_size: int = 128, sample_size: int = 1000, name: str = "model"):
+                 batch_size: int = 128, sample_size: int = 1000, name: str = "model", stages=None):
         self.model, self.reference, self.queries, self.shifted = model, reference, queries, shifted
+        self.stages = stages
         self.corrupted = dict(corrupted or {})
         self.n_mistakes, self.n_repairs, self.ks, self.k, self.name = n_mistakes, n_repairs, tuple(ks), k, name
         self.batch_size, self.sample_size = batch_size, sample_size
@@ -79,12 +83,17 @@ class Context:
 
     @cached_property
     def index(self) -> pd.DataFrame:
-        return filter_index(self.model)
+        return filter_index(self.model, self.stages)
 
     @cached_property
     def last_stage(self) -> torch.Tensor:
-        """[F] bool: the filters of the last stage."""
-        return torch.tensor((self.index.stage == self.index.stage.iloc[-1]).to_numpy())
+        """[F] bool: the filters of the last stage; ``ClaimRefused`` for a model with one stage."""
+        stages = self.index.stage
+        if stages.nunique() < 2:
+            raise ClaimRefused(f"every conv filter of this model lies in one stage ({stages.iloc[0]!r}), so a depth "
+                               "claim has nothing to compare; give Context(..., stages={layer name: stage}) "
+                               "or a function of the layer name")
+        return torch.tensor((stages == stages.iloc[-1]).to_numpy())
 
     @cached_property
     def wrong(self) -> Mistakes:
@@ -118,6 +127,13 @@ class Context:
     def _saliency(self, wrong: Mistakes | None) -> torch.Tensor | None:
         """The raw filter statistic of ``wrong``'s mistakes, or None where there are none."""
         return None if wrong is None or len(wrong) == 0 else self.stats.saliency(wrong.images, wrong.labels)
+
+    def projections(self, n: int) -> torch.Tensor:
+        """Input-space projections of the first ``n`` source mistakes [n, H, W] (cached)."""
+        key = ("projections", n)
+        if key not in self._scores:
+            self._scores[key] = projections(self.stats, self.wrong.images[:n], self.wrong.labels[:n])
+        return self._scores[key]
 
     @cached_property
     def normality(self) -> pd.DataFrame:

@@ -17,8 +17,15 @@ import scipy.stats as ss
 from statsmodels.stats.proportion import proportion_confint
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
-VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+#: a claim that cannot be evaluated on a context (``ClaimRefused``): the row says why
+NOT_EVALUATED = "not evaluated"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_EVALUATED)
 CONFIDENCE = 0.95
+
+
+class ClaimRefused(ValueError):
+    """A claim that cannot be evaluated on a context (a model with one stage for a depth claim, data
+    without masks, ...): the message says why and what would make it evaluable."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class Claim:
     source: str | None = None
     paper_value: str | None = None
     context: type = object
+    control: Callable | None = None
+    control_note: str = ""
 
     def applies_to(self, context) -> bool:
         """Whether ``context`` is the kind of context this claim's evidence function reads."""
@@ -90,7 +99,16 @@ class Claim:
 
     def evaluate(self, context) -> dict:
         """One tidy row: the claim, its evidence and its verdict on ``context``."""
-        evidence = self.evidence(context)
+        return self._row(self.evidence(context))
+
+    def evaluate_control(self, context) -> dict:
+        """The row of the claim's negative control on ``context``: the same rule on evidence built so that
+        the claim is false by construction (``control_note`` says how); its verdict must not be "holds"."""
+        if self.control is None:
+            raise ValueError(f"claim {self.id} has no negative control")
+        return dict(self._row(self.control(context)), control=self.control_note)
+
+    def _row(self, evidence: Evidence) -> dict:
         return {"claim": self.id, "chapter": self.chapter, "statement": self.statement, "effect_name": self.effect,
                 "effect": evidence.effect, "low": evidence.low, "high": evidence.high, "n": evidence.n,
                 "unit": evidence.unit, "verdict": self.rule.verdict(evidence), "rule": str(self.rule),
@@ -138,7 +156,8 @@ def proportion_interval(successes: int, total: int, unit: str, **details) -> Evi
     if total == 0:
         return Evidence(np.nan, np.nan, np.nan, 0, unit, details)
     low, high = proportion_confint(int(successes), int(total), alpha=1 - CONFIDENCE, method="wilson")
-    return Evidence(successes / total, float(low), float(high), int(total), unit, details)
+    share = successes / total           # Wilson's bounds at 0 or 1 successes can miss the share by rounding
+    return Evidence(share, float(min(low, share)), float(max(high, share)), int(total), unit, details)
 
 
 def resampled_interval(statistic: Callable, n: int, unit: str, seed: int = 0, resamples: int = 1000,
@@ -163,6 +182,33 @@ def spread_interval(values, unit: str, **details) -> Evidence:
         return Evidence(np.nan, np.nan, np.nan, 0, unit, details)
     low, high = np.percentile(values, [2.5, 97.5])
     return Evidence(float(values.mean()), float(low), float(high), len(values), unit, details)
+
+
+def largest_of(estimates, lows, highs, unit: str, n: int, **details) -> Evidence:
+    """The largest of several effects, with a valid 95% interval for it: each effect's interval must be
+    simultaneous at 95% (Bonferroni, e.g. each at 1 - 0.05 / m); then [max of the lows, max of the
+    highs] covers the largest true effect whenever every interval covers its own, and it always
+    contains the largest estimate (unlike a percentile bootstrap of a maximum)."""
+    estimates, lows, highs = (np.asarray(v, dtype=float) for v in (estimates, lows, highs))
+    if not len(estimates) or not np.isfinite(estimates).any():
+        return Evidence(np.nan, np.nan, np.nan, n, unit, details)
+    return Evidence(float(np.nanmax(estimates)), float(np.nanmax(lows)), float(np.nanmax(highs)), n, unit,
+                    {**details, "components": len(estimates)})
+
+
+def largest_resampled(statistic: Callable, n: int, unit: str, seed: int = 0, resamples: int = 2000,
+                      **details) -> Evidence:
+    """The largest component of ``statistic(indices)`` (a vector of m effects of the ``n`` units), with
+    percentile-bootstrap intervals per component at the Bonferroni level 1 - 0.05 / m, combined by
+    ``largest_of``."""
+    if n < 2:
+        return Evidence(np.nan, np.nan, np.nan, n, unit, details)
+    rng = np.random.default_rng(seed)
+    boot = np.array([statistic(rng.integers(0, n, n)) for _ in range(resamples)], dtype=float)   # [resample, m]
+    alpha = (1 - CONFIDENCE) / boot.shape[1]
+    with np.errstate(all="ignore"):
+        lows, highs = np.nanpercentile(boot, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
+    return largest_of(statistic(np.arange(n)), lows, highs, unit, n, **details)
 
 
 def fingerprint(settings, model, *tensors) -> str:

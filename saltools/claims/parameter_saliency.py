@@ -7,28 +7,50 @@ from __future__ import annotations
 
 import functools
 
+import pandas as pd
+
 import numpy as np
 import scipy.stats as ss
+import torch
 
+from .. import evt
 from ..depth import statistic_by_stage
 from ..metrics import relevance_mass
-from ..paramsal import pot, projections, scorer_agreement
+from ..paramsal import pot, scorer_agreement
 from .context import Context
-from .core import Claim, Evidence, Rule, difference_interval, mean_interval, proportion_interval, statistic_interval
+from .core import (Claim, ClaimRefused, Evidence, Rule, difference_interval, mean_interval, proportion_interval,
+                   resampled_interval, statistic_interval)
 
 LEVIN = "Levin et al. 2022, NeurIPS (arXiv 2108.01335)"
 WANG_SATO = "Wang & Sato 2023 (arXiv 2310.17951)"
 
 
 # ----------------------------------------------------------------------------- chapter 1
-def _paired(context, column: str, method: str, first: str, second: str, scorer="zscore") -> Evidence:
-    a = context.per_image(scorer, column, method, first)
-    b = context.per_image(scorer, column, method, second)
-    return mean_interval((a - b).to_numpy(), "mistakes", method=method)
+#: seeds of the random rankings each claim of chapter 1 compares with, and of those its control compares them with
+RANDOM_SEEDS, CONTROL_SEEDS = (1, 2, 3, 4), (5, 6, 7, 8)
 
 
-def _least_effect(context) -> Evidence:
-    return mean_interval(context.per_image("zscore", "d_wrong", "zero", "least").to_numpy(), "mistakes")
+def random_ranking(stats, values: torch.Tensor, seed: int) -> torch.Tensor:
+    """A random ranking of every query's filters, seeded (a scorer for ``Context.curves``)."""
+    return torch.rand(values.shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _random_mean(context, column: str, method: str, seeds) -> pd.Series:
+    return sum(context.per_image(P(random_ranking, seed=s), column, method, "salient") for s in seeds) / len(seeds)
+
+
+def _versus_random(context, column: str, method: str, control: bool = False) -> Evidence:
+    """Per mistake: the z-score's top-k minus the mean of four random rankings' top-k (one random draw
+    per image is too noisy a baseline: single draws differed by up to 0.08 in corrected share on the
+    shipped model). ``control``: four other random rankings in place of the z-score."""
+    first = (_random_mean(context, column, method, CONTROL_SEEDS) if control
+             else context.per_image("zscore", column, method, "salient"))
+    return mean_interval((first - _random_mean(context, column, method, RANDOM_SEEDS)).to_numpy(), "mistakes",
+                         method=method)
+
+
+def _zeroing_effect(context, selection: str = "least") -> Evidence:
+    return mean_interval(context.per_image("zscore", "d_wrong", "zero", selection).to_numpy(), "mistakes")
 
 
 def _corrected_at_kmax(context) -> Evidence:
@@ -37,48 +59,81 @@ def _corrected_at_kmax(context) -> Evidence:
     return proportion_interval(int(rows.corrected.sum()), len(rows), "mistakes", k=int(curves.k.max()))
 
 
-def _projection_on_object(context, n: int = 20) -> Evidence:
+def _projection_on_object(context, n: int = 20, shuffled: bool = False) -> Evidence:
     """Per mistake: share of the input-space projection on the object minus the object's share of the
-    image (needs object masks, as Shapes has; NaN evidence otherwise)."""
+    image (needs object masks, as Shapes has). ``shuffled``: against the next mistake's object (the
+    negative control: a projection knows nothing of another image's object)."""
     masks = getattr(context.queries, "masks", None)
     if masks is None:
-        return Evidence(np.nan, np.nan, np.nan, 0, "mistakes", {"reason": "the query data has no object masks"})
+        raise ClaimRefused("the query data has no object masks (st.data.Shapes has them)")
     wrong = context.wrong
-    maps = projections(context.stats, wrong.images[:n], wrong.labels[:n])
-    inside = masks[wrong.indices[:n]]
+    maps = context.projections(n)
+    inside = masks[wrong.indices[:len(maps)]]
+    if shuffled:
+        inside = inside.roll(1, dims=0)
     excess = relevance_mass(maps, inside) - inside.double().mean((1, 2))
     return mean_interval(excess.numpy(), "mistakes")
 
 
 # ----------------------------------------------------------------------------- chapter 2
-def _normality_rejected(context) -> Evidence:
-    tested = context.normality[~context.normality.constant]
+def normal_twin(sample: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Normal draws with each column's mean and std and the shape of ``sample`` [n, F]: the statistic
+    as it would be if the normality assumption held (the chapter 2 and 3 claims' negative control)."""
+    sample = np.asarray(sample, dtype=float)
+    return np.random.default_rng(seed).normal(sample.mean(0), sample.std(0, ddof=1), size=sample.shape)
+
+
+def _sample(context, control: bool) -> np.ndarray:
+    sample = context.stats.sample_.double().numpy()
+    return normal_twin(sample) if control else sample
+
+
+def _normality_rejected(context, control: bool = False) -> Evidence:
+    table = evt.normality_tests(_sample(context, True), context.index) if control else context.normality
+    tested = table[~table.constant]
     return proportion_interval(int(tested.reject_shapiro.sum()), len(tested), "filters")
 
 
-def _skewness(context) -> Evidence:
-    skew = context.normality.skewness.dropna().to_numpy()
+def _skewness(context, control: bool = False) -> Evidence:
+    sample = _sample(context, control)
+    skew = ss.skew(sample[:, sample.std(0) > 0], axis=0)
     return statistic_interval(skew, np.median, "filters")
 
 
-def _three_sigma(context) -> Evidence:
-    stats = context.stats
-    exceed = (stats.sample_.double() > stats.mean_ + 3 * stats.std_).double().mean(0).numpy()
-    return statistic_interval(exceed / ss.norm.sf(3), np.median, "filters")
+def _three_sigma(context, control: bool = False) -> Evidence:
+    """Median over filters of P(s > mean + 3 std) / P(Z > 3), with the interval from resampling the
+    reference images (the independent unit) of the kept sample."""
+    sample = _sample(context, control)
+    if control:
+        bar = sample.mean(0) + 3 * sample.std(0, ddof=1)
+    else:
+        bar = (context.stats.mean_ + 3 * context.stats.std_).double().numpy()
+    exceed = sample > bar
+    return resampled_interval(lambda rows: np.median(exceed[rows].mean(0)) / ss.norm.sf(3), len(sample),
+                              "reference images", resamples=500)
 
 
 # ----------------------------------------------------------------------------- chapter 3
-def _gpd_shape(context) -> Evidence:
-    return statistic_interval(context.stats.tail_fit(0.9).shape, np.median, "filters")
+def _gpd_shape(context, control: bool = False) -> Evidence:
+    if not control:
+        return statistic_interval(context.stats.tail_fit(0.9).shape, np.median, "filters")
+    sample = np.sort(_sample(context, True), axis=0)
+    keep = max(2, len(sample) // 10)
+    tails = sample[-keep:] - sample[-keep - 1]
+    live = tails.max(0) > 0
+    shape, _ = evt.fit_gpd(tails[:, live].T)
+    return statistic_interval(shape, np.median, "filters")
 
 
-def _agreement(context, column: str) -> Evidence:
-    table = scorer_agreement(context.stats, context.values, "zscore", "pot", k=context.k)
+def _agreement(context, column: str, second="pot") -> Evidence:
+    table = scorer_agreement(context.stats, context.values, "zscore", second, k=context.k)
     return mean_interval(table[column].to_numpy(), "mistakes")
 
 
-def _pot_repairs_like_zscore(context, method: str) -> Evidence:
-    a = context.per_image("pot", "corrected", method, "salient")
+def _repairs_like_zscore(context, method: str, scorer="pot", selection: str = "salient") -> Evidence:
+    """Corrected share of ``scorer``'s ``selection`` minus the z-score's salient filters, per mistake
+    (the control: the z-score's own random filters, which chapter 1 shows to repair less)."""
+    a = context.per_image(scorer, "corrected", method, selection)
     b = context.per_image("zscore", "corrected", method, "salient")
     return mean_interval((a - b).to_numpy(), "mistakes", method=method)
 
@@ -90,22 +145,20 @@ def _last_stage_excess(context, scorer="zscore") -> Evidence:
     return mean_interval(share - filter_share, "mistakes", share=float(share.mean()), filter_share=filter_share)
 
 
-def _last_stage_share(context, scorer="zscore") -> Evidence:
-    share = context.last_stage_share(scorer).numpy()
-    return mean_interval(share, "mistakes", filter_share=context.last_stage.double().mean().item())
-
-
 def _pot_minus_zscore_share(context, scorer) -> Evidence:
     diff = (context.last_stage_share(scorer) - context.last_stage_share("zscore")).numpy()
     return mean_interval(diff, "mistakes")
 
 
-def _moments_shrink(context) -> Evidence:
-    """log10 of the ratio of the first to the last stage's median reference std (bootstrap over filters)."""
-    stats, index = context.stats, context.index
+def _moments_shrink(context, shuffled: bool = False) -> Evidence:
+    """log10 of the ratio of the first to the last stage's median reference std (bootstrap over filters);
+    ``shuffled``: with the filters' stages permuted (the negative control: no depth at all)."""
+    context.last_stage                                  # refuses a model with one stage
+    stats, stages = context.stats, context.index.stage.to_numpy()
+    if shuffled:
+        stages = np.random.default_rng(0).permutation(stages)
     std = stats.std_.numpy()
-    first = std[(index.stage == index.stage.iloc[0]).to_numpy()]
-    last = std[(index.stage == index.stage.iloc[-1]).to_numpy()]
+    first, last = std[stages == stages[0]], std[stages == context.index.stage.iloc[-1]]
     ratio = np.log10(np.median(first) / np.median(last))
     rng = np.random.default_rng(0)
     boot = [np.log10(np.median(rng.choice(first, len(first))) / np.median(rng.choice(last, len(last))))
@@ -115,64 +168,78 @@ def _moments_shrink(context) -> Evidence:
                     {"by_stage": statistic_by_stage(stats)})
 
 
-def _no_queries(condition: str) -> Evidence:
-    return Evidence(np.nan, np.nan, np.nan, 0, "mistakes", {"reason": f"no {condition} queries"})
+def _condition_values(context, condition: str):
+    values = getattr(context, f"{condition}_values")
+    if values is None:
+        what = {"shifted": "target-domain (shifted)", "corrupted": "corrupted"}[condition]
+        raise ClaimRefused(f"the context has no {what} queries with mistakes (give Context(..., "
+                           f"{'shifted=' if condition == 'shifted' else 'corrupted='}...))")
+    return values
 
 
-def _shift_increases_bias(context, condition: str = "shifted") -> Evidence:
+def _shift_increases_bias(context, condition: str = "shifted", control: bool = False) -> Evidence:
     """Last-stage share of the z-score top-k, mistakes under ``condition`` ("shifted" domain or
-    "corrupted") minus source-domain mistakes."""
-    values = getattr(context, f"{condition}_values")
-    if values is None:
-        return _no_queries(condition)
-    shifted = context.last_stage_share("zscore", values).numpy()
-    return difference_interval(shifted, context.last_stage_share("zscore").numpy(), "mistakes")
+    "corrupted") minus source-domain mistakes; ``control``: one half of the source mistakes minus the
+    other (no shift at all)."""
+    source = context.last_stage_share("zscore").numpy()
+    if control:
+        return difference_interval(source[::2], source[1::2], "mistakes")
+    shifted = context.last_stage_share("zscore", _condition_values(context, condition)).numpy()
+    return difference_interval(shifted, source, "mistakes")
 
 
-def _pot_minus_zscore_under(context, condition: str) -> Evidence:
-    """POT's last-stage share minus the z-score's on the mistakes under ``condition``."""
-    values = getattr(context, f"{condition}_values")
-    if values is None:
-        return _no_queries(condition)
-    pot_share = context.last_stage_share(_pot_at(0.9), values)
-    return mean_interval((pot_share - context.last_stage_share("zscore", values)).numpy(), "mistakes")
-
-
-def _random_share(context) -> Evidence:
-    share = context.last_stage_share("random").numpy()
-    return mean_interval(share - context.last_stage.double().mean().item(), "mistakes")
+def _pot_minus_zscore_under(context, condition: str, scorer=None) -> Evidence:
+    """POT's (or ``scorer``'s) last-stage share minus the z-score's on the mistakes under ``condition``."""
+    values = _condition_values(context, condition)
+    share = context.last_stage_share(_pot_at(0.9) if scorer is None else scorer, values)
+    return mean_interval((share - context.last_stage_share("zscore", values)).numpy(), "mistakes")
 
 
 def _pot_at(q: float):
     return functools.partial(pot, quantile=q)
 
 
+P = functools.partial
+
+
 def _claim(*args, **kwargs) -> Claim:
     return Claim(*args, context=Context, **kwargs)
 
+
+RANDOM_RANKING = "four other random rankings in place of the z-score's"
+SELF = "the z-score compared with itself (no difference by construction)"
+NORMAL = "a normal sample with each filter's mean, std and sample size (the normality assumption made true)"
 
 CLAIMS = [
     # chapter 1
     _claim("ch1.zeroing-salient-corrects-more-than-random", 1,
           "Zeroing a mistake's most salient filters corrects it more often than zeroing as many random filters.",
-          "corrected share, salient - random (mean over k)", Rule("above", 0.0),
-          functools.partial(_paired, column="corrected", method="zero", first="salient", second="random"),
-          paper="turning off salient filters corrects misclassifications", source=LEVIN),
+          "corrected share, salient - random (mean over k and 4 random rankings)", Rule("above", 0.0),
+          P(_versus_random, column="corrected", method="zero"),
+          paper="turning off salient filters corrects misclassifications", source=LEVIN,
+          control=P(_versus_random, column="corrected", method="zero", control=True),
+          control_note=RANDOM_RANKING),
     _claim("ch1.zeroing-salient-lowers-wrong-confidence", 1,
           "Zeroing the most salient filters lowers the confidence in the wrong class more than random filters.",
-          "change of p(wrong class), salient - random", Rule("below", 0.0),
-          functools.partial(_paired, column="d_wrong", method="zero", first="salient", second="random"),
+          "change of p(wrong class), salient - random (mean over k and 4 random rankings)", Rule("below", 0.0),
+          P(_versus_random, column="d_wrong", method="zero"),
           paper="zeroing the top-k filters lowers the wrong-class confidence (~25% at k = 50 on ImageNet)",
-          source=WANG_SATO, paper_value="-25% relative at k = 50 (ImageNet, ResNet-50)"),
+          source=WANG_SATO, paper_value="-25% relative at k = 50 (ImageNet, ResNet-50)",
+          control=P(_versus_random, column="d_wrong", method="zero", control=True),
+          control_note=RANDOM_RANKING),
     _claim("ch1.finetuning-salient-corrects-more-than-random", 1,
           "One SGD step on the most salient filters corrects more mistakes than the same step on random filters.",
-          "corrected share, salient - random (mean over k)", Rule("above", 0.0),
-          functools.partial(_paired, column="corrected", method="finetune", first="salient", second="random"),
+          "corrected share, salient - random (mean over k and 4 random rankings)", Rule("above", 0.0),
+          P(_versus_random, column="corrected", method="finetune"),
           paper="fine-tuning 25 salient filters corrects about half of the mistakes", source=WANG_SATO,
-          paper_value="about 50% at k = 25 (ImageNet)"),
+          paper_value="about 50% at k = 25 (ImageNet)",
+          control=P(_versus_random, column="corrected", method="finetune", control=True),
+          control_note=RANDOM_RANKING),
     _claim("ch1.least-salient-filters-barely-matter", 1,
           "Zeroing the least salient filters leaves the wrong-class confidence nearly unchanged (within 0.02).",
-          "change of p(wrong class), least salient", Rule("within", 0.02), _least_effect, source=LEVIN),
+          "change of p(wrong class), least salient", Rule("within", 0.02), _zeroing_effect, source=LEVIN,
+          control=P(_zeroing_effect, selection="salient"),
+          control_note="the most salient filters zeroed instead of the least (the band must tell them apart)"),
     _claim("ch1.zeroing-kmax-corrects-a-minority", 1,
           "Zeroing the top-k_max filters corrects fewer than half of the mistakes.",
           "share corrected at k_max (zero, salient)", Rule("below", 0.5), _corrected_at_kmax,
@@ -181,88 +248,98 @@ CLAIMS = [
     _claim("ch1.projection-concentrates-on-the-object", 1,
           "The input-space projection puts more of its mass on the object than the object's share of the image.",
           "projection mass on the object - object's area share (first 20 mistakes)", Rule("above", 0.0),
-          _projection_on_object, paper="the input-space projection highlights the object", source=LEVIN),
+          _projection_on_object, paper="the input-space projection highlights the object", source=LEVIN,
+          control=P(_projection_on_object, shuffled=True),
+          control_note="each projection scored against the next mistake's object mask"),
     # chapter 2
     _claim("ch2.statistic-is-not-normal", 2,
           "Shapiro-Wilk rejects normality (BH 5%) for more than 90% of the non-constant filters.",
           "share of filters rejecting normality", Rule("above", 0.9), _normality_rejected,
-          paper="the per-filter statistic is not normally distributed", source=WANG_SATO),
+          paper="the per-filter statistic is not normally distributed", source=WANG_SATO,
+          control=P(_normality_rejected, control=True), control_note=NORMAL),
     _claim("ch2.statistic-is-right-skewed", 2,
           "The median skewness of the per-filter statistic exceeds 1 (a heavy right tail).",
-          "median skewness over filters", Rule("above", 1.0), _skewness, source=WANG_SATO),
+          "median skewness over filters", Rule("above", 1.0), _skewness, source=WANG_SATO,
+          control=P(_skewness, control=True), control_note=NORMAL),
     _claim("ch2.three-sigma-far-more-common-than-normal", 2,
           "Values beyond mean + 3 std are over three times as common as a normal distribution allows.",
-          "median over filters of P(s > mean + 3 std) / 0.00135", Rule("above", 3.0), _three_sigma),
+          "median over filters of P(s > mean + 3 std) / 0.00135", Rule("above", 3.0), _three_sigma,
+          control=P(_three_sigma, control=True), control_note=NORMAL),
     # chapter 3
     _claim("ch3.tails-are-heavy", 3,
           "The GPD fitted above the 0.90 quantile has a positive shape (a heavy tail) for the median filter.",
-          "median fitted GPD shape", Rule("above", 0.0), _gpd_shape, source=WANG_SATO),
+          "median fitted GPD shape", Rule("above", 0.0), _gpd_shape, source=WANG_SATO,
+          control=P(_gpd_shape, control=True), control_note=NORMAL + ", its top 10% fitted"),
     _claim("ch3.pot-and-zscore-rankings-correlate", 3,
           "POT and z-score rank a mistake's filters alike overall (Spearman correlation above 0.7).",
           "Spearman correlation of the two scores per mistake", Rule("above", 0.7),
-          functools.partial(_agreement, column="spearman")),
+          P(_agreement, column="spearman"), control=P(_agreement, column="spearman", second="random"),
+          control_note="a random ranking in place of POT's"),
     _claim("ch3.pot-and-zscore-top20-differ", 3,
           "POT and z-score pick different top-20 filters (overlap below 0.9).",
-          "top-20 overlap per mistake", Rule("below", 0.9), functools.partial(_agreement, column="overlap")),
+          "top-20 overlap per mistake", Rule("below", 0.9), P(_agreement, column="overlap"),
+          control=P(_agreement, column="overlap", second="zscore"), control_note=SELF),
     _claim("ch3.pot-zeroing-repairs-like-zscore", 3,
           "Zeroing POT's top filters corrects as many mistakes as zeroing the z-score's (within 0.05).",
           "corrected share, POT - z-score (zero, mean over k)", Rule("within", 0.05),
-          functools.partial(_pot_repairs_like_zscore, method="zero"),
-          paper="POT performs about as well as the z-score", source=WANG_SATO),
+          P(_repairs_like_zscore, method="zero"), paper="POT performs about as well as the z-score", source=WANG_SATO,
+          control=P(_repairs_like_zscore, method="zero", scorer="zscore", selection="random"),
+          control_note="random filters in place of POT's top filters"),
     _claim("ch3.pot-finetuning-repairs-like-zscore", 3,
           "Fine-tuning POT's top filters corrects as many mistakes as fine-tuning the z-score's (within 0.05).",
           "corrected share, POT - z-score (finetune, mean over k)", Rule("within", 0.05),
-          functools.partial(_pot_repairs_like_zscore, method="finetune"),
-          paper="POT performs about as well as the z-score", source=WANG_SATO),
+          P(_repairs_like_zscore, method="finetune"), paper="POT performs about as well as the z-score",
+          source=WANG_SATO, control=P(_repairs_like_zscore, method="finetune", scorer="zscore", selection="random"),
+          control_note="random filters in place of POT's top filters"),
     # chapter 4
     _claim("ch4.zscore-favours-the-last-stage", 4,
           "The z-score's top-20 holds more last-stage filters than the last stage's share of all filters.",
           "last-stage share of the top-20 - its share of filters", Rule("above", 0.0), _last_stage_excess,
           paper="z-score saliency concentrates in the last stage", source=WANG_SATO,
-          paper_value="96% (MNIST->SVHN, ResNet-18); 73.6% of the top-25 (ImageNet, ResNet-50)"),
-    _claim("ch4.zscore-last-stage-majority", 4,
-          "Most of the z-score's top-20 filters lie in the last stage.",
-          "last-stage share of the top-20", Rule("above", 0.5), _last_stage_share, source=WANG_SATO,
-          paper_value="96% (MNIST->SVHN, ResNet-18); 73.6% (ImageNet, ResNet-50)"),
-    _claim("ch4.random-has-no-depth-preference", 4,
-          "A random ranking puts the last stage in its top-20 at its share of filters (within 0.05).",
-          "last-stage share of the top-20 - its share of filters", Rule("within", 0.05),
-          functools.partial(_last_stage_excess, scorer="random")),
+          paper_value="96% (MNIST->SVHN, ResNet-18); 73.6% of the top-25 (ImageNet, ResNet-50)",
+          control=P(_last_stage_excess, scorer="random"), control_note="a random ranking in place of the z-score"),
     *[_claim(f"ch4.pot-less-last-stage-than-zscore@q{q:.2f}", 4,
             f"POT (threshold quantile {q:.2f}) puts fewer last-stage filters in its top-20 than the z-score.",
             "last-stage share of the top-20, POT - z-score", Rule("below", 0.0),
-            functools.partial(_pot_minus_zscore_share, scorer=_pot_at(q)),
+            P(_pot_minus_zscore_share, scorer=_pot_at(q)),
             paper="POT is less biased towards the last stage than the z-score", source=WANG_SATO,
-            paper_value="POT 40% vs z 96% (MNIST->SVHN); 50.8% vs 73.6% (ImageNet)")
+            paper_value="POT 40% vs z 96% (MNIST->SVHN); 50.8% vs 73.6% (ImageNet)",
+            control=P(_pot_minus_zscore_share, scorer="zscore"), control_note=SELF)
       for q in (0.85, 0.90, 0.95)],
     _claim("ch4.published-pot-less-last-stage-than-zscore", 4,
           "POT with the published code's effectively exponential tail puts fewer last-stage filters in its "
           "top-20 than the z-score.",
           "last-stage share of the top-20, exponential tail - z-score", Rule("below", 0.0),
-          functools.partial(_pot_minus_zscore_share, scorer="exponential"), source=WANG_SATO,
-          paper_value="POT 40% vs z 96% (MNIST->SVHN); 50.8% vs 73.6% (ImageNet)"),
+          P(_pot_minus_zscore_share, scorer="exponential"), source=WANG_SATO,
+          paper_value="POT 40% vs z 96% (MNIST->SVHN); 50.8% vs 73.6% (ImageNet)",
+          control=P(_pot_minus_zscore_share, scorer="zscore"), control_note=SELF),
     _claim("ch4.statistic-shrinks-with-depth", 4,
           "The reference std of the statistic shrinks over tenfold from the first to the last stage.",
           "log10(median std first stage / median std last stage)", Rule("above", 1.0), _moments_shrink,
           paper="mean and std of the statistic shrink with depth; dividing by a small std favours deep layers",
-          source=WANG_SATO),
+          source=WANG_SATO, control=P(_moments_shrink, shuffled=True),
+          control_note="the filters' stages permuted at random"),
     _claim("ch4.domain-shift-increases-the-bias", 4,
           "Target-domain mistakes put more last-stage filters in the z-score top-20 than source-domain mistakes.",
           "last-stage share of the top-20, target - source", Rule("above", 0.0), _shift_increases_bias,
-          paper="the depth bias is strong under domain shift (MNIST -> SVHN)", source=WANG_SATO),
+          paper="the depth bias is strong under domain shift (MNIST -> SVHN)", source=WANG_SATO,
+          control=P(_shift_increases_bias, control=True),
+          control_note="one half of the source mistakes against the other (no shift)"),
     _claim("ch4.corruption-increases-the-bias", 4,
           "Mistakes on corrupted images (every corruption at severity 5, equal numbers) put more last-stage "
           "filters in the z-score top-20 than source-domain mistakes.",
           "last-stage share of the top-20, corrupted - source", Rule("above", 0.0),
-          functools.partial(_shift_increases_bias, condition="corrupted")),
+          P(_shift_increases_bias, condition="corrupted"), control=P(_shift_increases_bias, control=True),
+          control_note="one half of the source mistakes against the other (no corruption)"),
     *[_claim(f"ch4.pot-less-last-stage-than-zscore-{where}", 4,
              f"On {label} mistakes, POT (threshold quantile 0.90) puts fewer last-stage filters in its top-20 "
              "than the z-score.",
              f"last-stage share of the top-20, POT - z-score ({label} mistakes)", Rule("below", 0.0),
-             functools.partial(_pot_minus_zscore_under, condition=condition),
-             paper="POT is less biased towards the last stage than the z-score", source=WANG_SATO)
+             P(_pot_minus_zscore_under, condition=condition),
+             paper="POT is less biased towards the last stage than the z-score", source=WANG_SATO,
+             control=P(_pot_minus_zscore_under, condition=condition, scorer="zscore"), control_note=SELF)
       for where, label, condition in (("on-target", "target-domain", "shifted"),
                                       ("under-corruption", "corrupted-image", "corrupted"))],
 ]
 
-__all__ = ["CLAIMS"]
+__all__ = ["CLAIMS", "normal_twin"]

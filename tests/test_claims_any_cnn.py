@@ -27,8 +27,8 @@ def contexts(model: nn.Module, name: str) -> list:
     test = st.data.Shapes(8, split="test", seed=1)
     return [st.claims.Context(model, reference=st.data.Shapes(64, split="reference"), queries=st.data.Shapes(48),
                               n_mistakes=12, n_repairs=4, ks=(1, 2), k=5, sample_size=64, batch_size=32, name=name),
-            st.claims.InputBiasContext(model, n=8, n_sweep=4, n_photos=2, photo_size=64, mean=(0.5, 0.5, 0.5),
-                                       std=(0.25, 0.25, 0.25), name=name),
+            st.claims.InputBiasContext(model, n=8, n_sweep=4, n_photos=2, photo_size=64, mean=(0.485, 0.456, 0.406),
+                                       std=(0.229, 0.224, 0.225), name=name),
             st.claims.PerturbationContext(model, test.images, test.labels, test.masks, rise_masks=40, steps=4, name=name),
             st.claims.RemedyContext(model, test.images, test.labels, test.masks, leak_images=40, randomized=2,
                                     smooth=2, steps=4, name=name)]
@@ -51,6 +51,16 @@ def test_a_foreign_cnn_goes_through_every_kind_of_context(build):
     depth = table[table.claim == "ch4.zscore-favours-the-last-stage"].iloc[0]
     assert depth.verdict != NOT_EVALUATED and depth.low < depth.high         # stages found: a real interval
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and not model.training
+
+
+def test_a_standardized_space_that_is_the_symmetric_one_is_decided_once():
+    """Mean 0.5 and equal channel stds: RectGrad's map is the symmetric space's, so the claim @standardized is
+    refused and names the one that decides it (with ImageNet's statistics, above, it is evaluated)."""
+    same = st.claims.InputBiasContext(plain_cnn(), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    row = st.claims.evaluate(same, ids=["ch5.rectgrad-is-blind-at-the-zero-point@standardized"]).iloc[0]
+    assert row.verdict == NOT_EVALUATED and "@symmetric decides it" in row.reason
+    assert not st.claims.InputBiasContext(plain_cnn(), mean=(0.485, 0.456, 0.406),
+                                          std=(0.229, 0.224, 0.225)).standardized_is_symmetric
 
 
 def test_stages_come_from_where_the_resolution_drops():

@@ -92,6 +92,7 @@ class Claim:
     context: type = object
     control: Callable | None = None
     control_note: str = ""
+    exploratory: bool = False
 
     def applies_to(self, context) -> bool:
         """Whether ``context`` is the kind of context this claim's evidence function reads."""
@@ -108,12 +109,16 @@ class Claim:
             raise ValueError(f"claim {self.id} has no negative control")
         return dict(self._row(self.control(context)), control=self.control_note)
 
+    def refused(self, reason: str) -> dict:
+        """The row of a claim that could not be evaluated: verdict "not evaluated" and the ``reason``."""
+        return dict(self._row(Evidence(np.nan, np.nan, np.nan, 0, "")), verdict=NOT_EVALUATED, reason=reason)
+
     def _row(self, evidence: Evidence) -> dict:
         return {"claim": self.id, "chapter": self.chapter, "statement": self.statement, "effect_name": self.effect,
                 "effect": evidence.effect, "low": evidence.low, "high": evidence.high, "n": evidence.n,
                 "unit": evidence.unit, "verdict": self.rule.verdict(evidence), "rule": str(self.rule),
                 "rule_kind": self.rule.kind, "rule_threshold": self.rule.threshold,
-                "paper_value": self.paper_value}
+                "paper_value": self.paper_value, "exploratory": self.exploratory}
 
 
 def mean_interval(values, unit: str, seed: int = 0, **details) -> Evidence:
@@ -173,15 +178,16 @@ def resampled_interval(statistic: Callable, n: int, unit: str, seed: int = 0, re
     return Evidence(float(statistic(np.arange(n))), float(low), float(high), n, unit, details)
 
 
-def spread_interval(values, unit: str, **details) -> Evidence:
-    """The mean of ``values`` (one per random split or setting), with the 2.5-97.5 percentile spread of the
-    values themselves as the interval (not a bootstrap of their mean)."""
+def spread_interval(values, n: int, unit: str, **details) -> Evidence:
+    """The mean of ``values`` (one per random split of the ``n`` units, e.g. half splits of the images), with
+    the 2.5-97.5 percentile spread of the values themselves as the interval (not a bootstrap of their
+    mean); n is the units split, and ``details["splits"]`` how many splits the values come from."""
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if not len(values):
-        return Evidence(np.nan, np.nan, np.nan, 0, unit, details)
+        return Evidence(np.nan, np.nan, np.nan, n, unit, details)
     low, high = np.percentile(values, [2.5, 97.5])
-    return Evidence(float(values.mean()), float(low), float(high), len(values), unit, details)
+    return Evidence(float(values.mean()), float(low), float(high), n, unit, {"splits": len(values), **details})
 
 
 def largest_of(estimates, lows, highs, unit: str, n: int, **details) -> Evidence:

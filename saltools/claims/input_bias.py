@@ -21,7 +21,7 @@ from ..data import Shapes, photos
 from ..experiments import brightness_sweep, cascading_randomization, compare
 from ..metrics import luminance_correlation
 from ..rectgrad import SPACES, InSpace, RectGrad
-from .core import Claim, Evidence, Rule, mean_interval
+from .core import Claim, ClaimRefused, Evidence, Rule, mean_interval
 
 BROCKI = "Brocki & Chung 2020 (arXiv 2010.07937)"
 KIM = "Kim et al. 2019, AAAI (arXiv 1808.05486)"
@@ -93,6 +93,14 @@ class InputBiasContext:
         return {space: InSpace(self.model, space, self.mean, self.std).zero_point().mean().item() for space in SPACES}
 
     @cached_property
+    def standardized_is_symmetric(self) -> bool:
+        """Whether the standardized space is [-1, 1] up to a scale: mean 0.5 and equal channel stds (within 5%;
+        RectGrad thresholds by percentiles, so a common scale does not change its map)."""
+        space = InSpace(self.model, "standardized", self.mean, self.std)
+        std = space.std.flatten()
+        return bool((space.mean - 0.5).abs().max() < 0.05 * 0.5 and std.max() / std.min() < 1.05)
+
+    @cached_property
     def cascade(self) -> pd.DataFrame:
         probe = Shapes(16, split="test", start=100)
         return cascading_randomization(self.model, probe.images, probe.labels, methods=self.cascade_methods)
@@ -146,7 +154,12 @@ def _at_level(context, first: str, second: str, level: float) -> Evidence:
 
 def _blind_point(context, space: str, control: bool = False) -> Evidence:
     """Mass far from the space's zero point minus mass at it (levels nearest and farthest from it);
-    ``control``: the level at the zero point against itself."""
+    ``control``: the level at the zero point against itself. The standardized space is refused where it
+    is the symmetric one up to a scale (the same RectGrad map: the claim @symmetric decides it)."""
+    if space == "standardized" and context.standardized_is_symmetric:
+        raise ClaimRefused("this model's standardized space is the symmetric one up to a scale (mean 0.5 and "
+                           "equal channel stds, within 5%), where RectGrad's map is the same: "
+                           "ch5.rectgrad-is-blind-at-the-zero-point@symmetric decides it")
     zero = context.zero_points[space]
     levels = np.asarray(context.space_levels)
     near, far = levels[np.argmin(abs(levels - zero))], levels[np.argmax(abs(levels - zero))]
@@ -169,15 +182,16 @@ def _photos(context, second: str = "NoBias RectGrad") -> Evidence:
 
 
 def _after_top_layer(context, method: str, column: str = "spearman_abs") -> Evidence:
+    """Per image: similarity of ``method``'s map to the original after randomizing the top layer."""
     cascade = context.cascade
     first = cascade[(cascade.method == method) & (cascade.depth == 1)]
     return mean_interval(first[column].to_numpy(), "images", randomized=str(first.randomized_to.iloc[0]))
 
 
-def _fully_randomized_gap(context) -> Evidence:
+def _fully_randomized_gap(context, second: str = "NoBias RectGrad") -> Evidence:
     cascade = context.cascade
     last = cascade[cascade.depth == cascade.depth.max()].pivot_table(index="image", columns="method", values="ssim")
-    return _paired(last["RectGrad"], last["NoBias RectGrad"], "images")
+    return _paired(last["RectGrad"], last[second], "images")
 
 
 def _claim(*args, **kwargs) -> Claim:
@@ -189,6 +203,8 @@ _NAMES = {"RectGrad": "rectgrad", "InputXGradient": "input-x-gradient", "Integra
 
 P = functools.partial
 ITSELF = "the method (or level) compared with itself (no difference by construction)"
+CLIMBER = ("Input x Gradient in its place (it multiplies by the input, so it sees white objects better than black "
+           "ones by construction)")
 
 CLAIMS = [
     _claim("ch5.rectgrad-localizes-like-nobias-on-random-colours", 5,
@@ -220,7 +236,8 @@ CLAIMS = [
     *[_claim(f"ch5.{_NAMES[m]}-is-flat-in-brightness", 5,
              f"{m} localizes black and white objects alike (mass accuracy within 0.1).",
              "mass accuracy, white - black object (same object)", Rule("within", 0.1),
-             P(_climb, method=m), source=BROCKI) for m in GRADIENT_ONLY],
+             P(_climb, method=m), source=BROCKI, control=P(_climb, method="InputXGradient"), control_note=CLIMBER)
+      for m in GRADIENT_ONLY],
     _claim("ch5.nobias-sees-black-objects", 5,
            "On black objects NoBias RectGrad localizes far better than RectGrad (mass accuracy up by more than 0.2).",
            "mass accuracy on black objects, NoBias RectGrad - RectGrad", Rule("above", 0.2),
@@ -235,7 +252,8 @@ CLAIMS = [
     _claim("ch5.lrp-sees-black-and-white-alike", 5,
            "LRP-epsilon, which multiplies by the normalized input, localizes black and white objects on mid-grey "
            "alike (mass accuracy within 0.1).",
-           "mass accuracy, white - black object (same object)", Rule("within", 0.1), P(_climb, method="LRP-epsilon")),
+           "mass accuracy, white - black object (same object)", Rule("within", 0.1), P(_climb, method="LRP-epsilon"),
+           control=P(_climb, method="InputXGradient"), control_note=CLIMBER),
     *[_claim(f"ch5.rectgrad-is-blind-at-the-zero-point@{space}", 5,
              f"With inputs in the {space} space, RectGrad localizes objects at the space's zero point worse than "
              "objects far from it (objects on a dark background).",
@@ -251,15 +269,21 @@ CLAIMS = [
              "above 0.9).",
              "Spearman correlation of |map| after randomizing the top layer", Rule("above", 0.9),
              P(_after_top_layer, method=m),
-             paper="methods that keep only positive evidence fail the randomization check", source=ADEBAYO)
+             paper="methods that keep only positive evidence fail the randomization check", source=ADEBAYO,
+             control=P(_after_top_layer, method="Saliency"),
+             control_note="the plain gradient in its place (it reads the top layer's weights, by construction)")
       for m in RECTIFYING],
     _claim("ch5.saliency-depends-on-the-top-layer", 5,
            "Randomizing only the top layer changes the plain gradient's maps (rank correlation of |map| below 0.8).",
            "Spearman correlation of |map| after randomizing the top layer", Rule("below", 0.8),
-           P(_after_top_layer, method="Saliency"), source=ADEBAYO),
+           P(_after_top_layer, method="Saliency"), source=ADEBAYO,
+           control=P(_after_top_layer, method="GuidedBackprop"),
+           control_note="Guided Backprop in its place (its maps survive the top layer's randomization)"),
     _claim("ch5.nobias-fails-the-check-like-rectgrad", 5,
            "Fully randomized, NoBias RectGrad's maps stay as similar to the originals as RectGrad's (SSIM within 0.1).",
-           "SSIM to the original map, RectGrad - NoBias RectGrad", Rule("within", 0.1), _fully_randomized_gap),
+           "SSIM to the original map, RectGrad - NoBias RectGrad", Rule("within", 0.1), _fully_randomized_gap,
+           control=P(_fully_randomized_gap, second="Saliency"),
+           control_note="the plain gradient in place of NoBias RectGrad (it passes the check: its maps decay)"),
 ]
 
 __all__ = ["CLAIMS", "InputBiasContext", "nobias_space_gap"]

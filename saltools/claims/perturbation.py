@@ -85,6 +85,17 @@ class PerturbationContext:
         return baseline_predictions(self.model, self.images, CLASSES)
 
     @cached_property
+    def indifferent_neutral(self) -> pd.DataFrame:
+        """``neutral`` for a classifier that gives every class the same logit (perfectly neutral by
+        construction): the negative control of the neutrality claims."""
+        return baseline_predictions(Indifferent(len(CLASSES)), self.images, CLASSES)
+
+    def random_maps(self, like: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """Uniform noise maps shaped like ``like`` (they know nothing of the images: the controls of the
+        agreement claims)."""
+        return torch.rand(like.shape, generator=torch.Generator().manual_seed(seed), dtype=like.dtype)
+
+    @cached_property
     def occlusion_maps(self) -> dict[str, torch.Tensor]:
         return maps_by_baseline(self.model, self.images, self.labels, "occlusion", window=8, stride=4)
 
@@ -167,11 +178,26 @@ class PerturbationContext:
         return sorted(self.substrates).index(name)
 
 
+class Indifferent(nn.Module):
+    """A classifier that gives each of its ``classes`` the same logit whatever the image."""
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.classes = classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(len(x), self.classes)
+
+
 # ----------------------------------------------------------------------------- evidence: baselines
-def _least_neutral(context) -> Evidence:
+def _neutral(context, control: bool) -> pd.DataFrame:
+    return context.indifferent_neutral if control else context.neutral
+
+
+def _least_neutral(context, control: bool = False) -> Evidence:
     """The largest mean relative entropy over baselines, with Bonferroni-simultaneous intervals per
     baseline (``largest_resampled``: no percentile bootstrap of a maximum)."""
-    entropy = context.neutral.pivot_table(index="baseline", columns="image", values="entropy").to_numpy()
+    entropy = _neutral(context, control).pivot_table(index="baseline", columns="image", values="entropy").to_numpy()
     relative = entropy / np.log(len(CLASSES))
     return largest_resampled(lambda i: relative[:, i].mean(1), relative.shape[1], "images")
 
@@ -180,47 +206,74 @@ def _least_neutral(context) -> Evidence:
 IMAGE_INDEPENDENT = ("black", "white", "dataset_mean")
 
 
-def _flat_one_class(context) -> Evidence:
+def _flat_one_class(context, control: bool = False) -> Evidence:
     """Share of distinct flat-baseline images read as the most common class: the image-independent fills
-    count once, the per-image fills (image mean, inpainting) once per image."""
+    count once, the per-image fills (image mean, inpainting) once per image. ``control``: classes drawn
+    uniformly at random in place of the model's (seeded)."""
     flat = context.neutral[context.neutral.baseline.isin(FLAT)]
+    if control:
+        flat = flat.assign(predicted=np.random.default_rng(0).integers(0, len(CLASSES), len(flat)))
     first = flat.image == flat.image.min()
     distinct = flat[first | ~flat.baseline.isin(IMAGE_INDEPENDENT)]
     return proportion_interval(int((distinct.predicted == distinct.predicted.mode()[0]).sum()), len(distinct),
                                "distinct baseline images")
 
 
-def _noise_certainty(context) -> Evidence:
-    noise = context.neutral[context.neutral.baseline.isin(["uniform", "gaussian"])]
+def _noise_certainty(context, control: bool = False) -> Evidence:
+    neutral = _neutral(context, control)
+    noise = neutral[neutral.baseline.isin(["uniform", "gaussian"])]
     return mean_interval(noise.groupby("image").probability.mean().to_numpy(), "images")
 
 
-def _occlusion_pairs(context, extreme: str) -> Evidence:
-    pairs = context.occlusion_agreement.pivot_table(index="image", columns=["a", "b"], values="spearman_abs")
+def _occlusion_pairs(context, extreme: str, control: str | None = None) -> Evidence:
+    """Per image, the ``extreme`` ("min" or "max") Spearman correlation over pairs of baselines; ``control``
+    "same": one pair, a map with itself; "random": one pair, a map with a noise map."""
+    table = context.occlusion_agreement
+    if control:
+        black = context.occlusion_maps["black"]
+        table = pairwise_agreement({"black": black, control: black if control == "same" else context.random_maps(black)})
+    pairs = table.pivot_table(index="image", columns=["a", "b"], values="spearman_abs")
     return mean_interval(getattr(pairs, extreme)(axis=1).to_numpy(), "images")
 
 
-def _rise_against_floor(context, with_uniform: bool) -> Evidence:
+def _rise_against_floor(context, with_uniform: bool, control: bool = False) -> Evidence:
+    """Agreement between baselines (without uniform noise) minus the seed floor, or the floor minus the
+    agreement with uniform noise. ``control``: noise maps in place of the other baselines' maps, or the
+    seed pair in place of the uniform baseline's pairs."""
     pairs = context.rise_agreement
     uses_uniform = (pairs.a == "uniform") | (pairs.b == "uniform")
     agreement = pairs[uses_uniform == with_uniform].groupby("image").spearman_abs.mean()
+    if control:
+        own = context.rise_maps["dataset_mean"]
+        agreement = context.floor if with_uniform else map_agreement(own, context.random_maps(own)).spearman_abs
     difference = context.floor - agreement if with_uniform else agreement - context.floor
     return mean_interval(difference.to_numpy(), "images")
 
 
-def _windows(context, first: str, second: str) -> Evidence:
-    table = map_agreement(context.window_maps[first], context.window_maps[second])
+def _windows(context, first: str, second: str | None) -> Evidence:
+    """Spearman correlation of the occlusion maps of two window settings; ``second=None``: a noise map."""
+    own = context.window_maps[first]
+    table = map_agreement(own, context.random_maps(own) if second is None else context.window_maps[second])
     return mean_interval(table.spearman_abs.to_numpy(), "images")
 
 
-def _rise_setting(context, setting: str) -> Evidence:
-    agreement = map_agreement(context.rise_maps["dataset_mean"], context.rise_setting_maps[setting]).spearman_abs
+def _rise_setting(context, setting: str | None) -> Evidence:
+    """The seed floor minus the agreement with a changed setting; ``setting=None``: the reference setting
+    with another seed (the floor itself)."""
+    if setting is None:
+        agreement = context.floor
+    else:
+        agreement = map_agreement(context.rise_maps["dataset_mean"], context.rise_setting_maps[setting]).spearman_abs
     return mean_interval((context.floor - agreement).to_numpy(), "images")
 
 
-def _averaging(context) -> Evidence:
+def _averaging(context, control: bool = False) -> Evidence:
+    """Agreement of the averages over two disjoint sets of baselines minus the mean agreement of two single
+    baselines; ``control``: the second average taken over another image (rolled by one)."""
     maps = context.occlusion_maps
-    averaged = map_agreement(average_maps(maps, AVERAGED[0]), average_maps(maps, AVERAGED[1])).spearman_abs
+    second = average_maps(maps, AVERAGED[1])
+    second = second.roll(1, 0) if control else second
+    averaged = map_agreement(average_maps(maps, AVERAGED[0]), second).spearman_abs
     single = context.occlusion_agreement.groupby("image").spearman_abs.mean()
     return mean_interval((averaged - single).to_numpy(), "images")
 
@@ -235,9 +288,36 @@ def twin_gap(context) -> float:
     return float(np.abs(gap.mean(2)).max())
 
 
-def _winners(context) -> Evidence:
+def winner_bounds(quality: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[int, int, int]:
+    """The number of distinct winners (best mean quality) over substrates of ``quality`` [substrate, method,
+    image], with a 95% confidence range from simultaneous intervals rather than a bootstrap of a count of
+    maxima: paired-bootstrap intervals over images of every within-substrate difference of two methods, at
+    the Bonferroni level 1 - 0.05 / (number of differences). Lower bound: distinct methods that beat every
+    other in some substrate; upper: distinct methods that no other beats in some substrate (capped by the
+    substrates). Returns (lower, estimate, upper)."""
+    n_sub, n_methods, n = quality.shape
+    rng = np.random.default_rng(seed)
+    boot = np.stack([quality[:, :, rng.integers(0, n, n)].mean(2) for _ in range(resamples)])   # [b, sub, method]
+    differences = boot[:, :, :, None] - boot[:, :, None, :]                                     # [b, sub, m, m']
+    alpha = 0.05 / (n_sub * n_methods * (n_methods - 1) / 2)
+    low, high = np.percentile(differences, [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
+    others = ~np.eye(n_methods, dtype=bool)
+    certain = (low > 0) | ~others
+    beaten = ((high < 0) & others).any(2)                                                       # [sub, m]
+    estimate = len(set(quality.mean(2).argmax(1)))
+    lower = len({int(m) for s in range(n_sub) for m in np.flatnonzero(certain[s].all(1))})
+    upper = min(n_sub, int((~beaten).any(0).sum()))
+    return min(lower, estimate), estimate, max(upper, estimate)
+
+
+def _winners(context, control: bool = False) -> Evidence:
+    """Distinct winners over substrates (``winner_bounds``); ``control``: every substrate a copy of the first."""
     quality = context.quality()
-    return resampled_interval(lambda i: len(set(quality[:, :, i].mean(2).argmax(1))), quality.shape[2], "images")
+    if control:
+        quality = np.broadcast_to(quality[:1], quality.shape)
+    lower, estimate, upper = winner_bounds(quality)
+    return Evidence(float(estimate), float(lower), float(upper), quality.shape[2], "images",
+                    {"substrates": quality.shape[0]})
 
 
 def split_half_agreement(quality: np.ndarray, splits: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -256,13 +336,26 @@ def split_half_agreement(quality: np.ndarray, splits: int = 200, seed: int = 0) 
         return np.nanmean(taus[:, same], 1), np.nanmean(taus[:, ~same], 1)
 
 
-def _reliability(context) -> Evidence:
-    return spread_interval(context.split_half[0], "random half splits")
+def _shuffled_methods(quality: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``quality`` with the methods shuffled independently per (substrate, image): no method is better than
+    another, by construction."""
+    return np.random.default_rng(seed).permuted(quality, axis=1)
 
 
-def _beyond_reliability(context) -> Evidence:
-    within, between = context.split_half
-    return spread_interval(within - between, "random half splits")
+def _reliability(context, control: bool = False) -> Evidence:
+    """Each substrate's split-half Kendall tau; ``control``: methods shuffled per image."""
+    within = split_half_agreement(_shuffled_methods(context.quality()))[0] if control else context.split_half[0]
+    return spread_interval(within, len(context.images), "images")
+
+
+def _beyond_reliability(context, control: bool = False) -> Evidence:
+    """Split-half tau within substrates minus across; ``control``: every substrate a copy of the first."""
+    if control:
+        quality = context.quality()
+        within, between = split_half_agreement(np.broadcast_to(quality[:1], quality.shape))
+    else:
+        within, between = context.split_half
+    return spread_interval(within - between, len(context.images), "images")
 
 
 def _alphas(quality: np.ndarray, images) -> np.ndarray:
@@ -272,30 +365,44 @@ def _alphas(quality: np.ndarray, images) -> np.ndarray:
                      for s in range(len(ranks))])
 
 
-def _images_agree(context) -> Evidence:
+def _images_agree(context, control: bool = False) -> Evidence:
+    """The largest Krippendorff's alpha over substrates; ``control``: every image a copy of the first (the
+    images agree perfectly, by construction)."""
     quality = context.quality()
+    if control:
+        quality = np.broadcast_to(quality[:, :, :1], quality.shape)
     return largest_resampled(lambda i: _alphas(quality, i), quality.shape[2], "images", resamples=500)
 
 
-def _morf_lerf(context) -> Evidence:
-    morf, lerf = context.auc("deletion", "morf"), context.auc("deletion", "lerf")
+def _morf_lerf(context, control: bool = False) -> Evidence:
+    """Kendall tau between the MoRF and LeRF areas' rankings; ``control``: LeRF's areas the negated MoRF ones
+    (exactly opposite, by construction)."""
+    morf = context.auc("deletion", "morf")
+    lerf = -morf if control else context.auc("deletion", "lerf")
     return resampled_interval(lambda i: np.nanmean(kendall_tau(morf[:, :, i].mean(2), lerf[:, :, i].mean(2))),
                               morf.shape[2], "images")
 
 
-def _masks(context) -> Evidence:
-    variants = np.stack([context.quality(), context.auc("deletion", "lerf")])     # [variant, substrate, method, image]
+def _masks(context, control: bool = False) -> Evidence:
+    """The largest Kendall tau of a deletion variant's ranking with the localization ranking; ``control``: the
+    localization scores themselves as the only variant (they match by construction)."""
     located = context.located.pivot_table(index="method", columns="image", values="rank_accuracy")
     located = located.loc[sorted(context.maps)].to_numpy()
+    if control:
+        variants = located[None, None]                                             # [1, 1, method, image]
+    else:
+        variants = np.stack([context.quality(), context.auc("deletion", "lerf")])  # [variant, substrate, method, image]
 
     def taus(i):
         return kendall_tau(variants[:, :, :, i].mean(3), located[:, i].mean(1)).ravel()
     return largest_resampled(taus, located.shape[1], "images")
 
 
-def _noisy_imputation(context) -> Evidence:
+def _noisy_imputation(context, control: bool = False) -> Evidence:
+    """Krippendorff's alpha under noisy imputation minus under black; ``control``: black minus black."""
     quality = context.quality()
-    noisy, black = context.substrate_index("noisy_inpaint"), context.substrate_index("black")
+    black = context.substrate_index("black")
+    noisy = black if control else context.substrate_index("noisy_inpaint")
 
     def gain(i):
         alphas = _alphas(quality, i)
@@ -307,87 +414,121 @@ def _claim(*args, **kwargs) -> Claim:
     return Claim(*args, context=PerturbationContext, **kwargs)
 
 
+INDIFFERENT = "a classifier that gives every class the same logit (perfectly neutral, by construction)"
+SAME_MAP = "a map compared with itself (they agree perfectly, by construction)"
+NOISE_MAP = "a map compared with uniform noise (no agreement, by construction)"
+SEED_PAIR = "the reference setting with another seed in place of the change (seed noise only, by construction)"
+SAME_SUBSTRATES = "every substrate a copy of the first (they agree, by construction)"
+
+
 CLAIMS = [
     _claim("ch6.no-baseline-is-neutral", 6,
            "No baseline is neutral: even the least confident one leaves the model's predictive entropy below 70% "
            "of the uniform distribution's.",
            "largest mean entropy over baselines / log(classes)", Rule("below", 0.7), _least_neutral,
-           paper="\"arguably neutral\" baselines carry evidence of their own", source=BRUNKE),
+           paper="\"arguably neutral\" baselines carry evidence of their own", source=BRUNKE,
+           control=functools.partial(_least_neutral, control=True), control_note=INDIFFERENT),
     _claim("ch6.flat-baselines-read-as-one-class", 6,
            "The flat baselines (black, white, the mean colours, the inpainted fill) are read as one class "
            "(over 80% of the distinct baseline images).",
-           "share of distinct flat-baseline images in the most common class", Rule("above", 0.8), _flat_one_class),
+           "share of distinct flat-baseline images in the most common class", Rule("above", 0.8), _flat_one_class,
+           control=functools.partial(_flat_one_class, control=True),
+           control_note="classes drawn uniformly at random in place of the model's"),
     _claim("ch6.noise-baselines-read-with-near-certainty", 6,
            "The noise baselines are classified with near-certainty (mean top probability above 0.9).",
-           "mean top-class probability, uniform and Gaussian noise", Rule("above", 0.9), _noise_certainty),
+           "mean top-class probability, uniform and Gaussian noise", Rule("above", 0.9), _noise_certainty,
+           control=functools.partial(_noise_certainty, control=True), control_note=INDIFFERENT),
     _claim("ch6.baseline-changes-occlusion-maps", 6,
            "For a typical image, some pair of baselines gives occlusion maps that rank the pixels differently "
            "(rank correlation of |map| below 0.5).",
            "per image, the least agreeing pair's Spearman correlation", Rule("below", 0.5),
            functools.partial(_occlusion_pairs, extreme="min"),
-           paper="the choice of baseline changes the map", source=BRUNKE),
+           paper="the choice of baseline changes the map", source=BRUNKE,
+           control=functools.partial(_occlusion_pairs, extreme="min", control="same"), control_note=SAME_MAP),
     _claim("ch6.some-baselines-agree-on-occlusion", 6,
            "For a typical image, some pair of baselines gives nearly the same occlusion map (rank correlation "
            "above 0.8).",
            "per image, the most agreeing pair's Spearman correlation", Rule("above", 0.8),
-           functools.partial(_occlusion_pairs, extreme="max")),
+           functools.partial(_occlusion_pairs, extreme="max"),
+           control=functools.partial(_occlusion_pairs, extreme="max", control="random"), control_note=NOISE_MAP),
     _claim("ch6.rise-baselines-within-seed-noise", 6,
            "RISE maps with different baselines (uniform noise aside) agree at least as well as two runs with "
            "one baseline and different random masks.",
            "rank correlation between baselines - between seeds", Rule("above", 0.0),
-           functools.partial(_rise_against_floor, with_uniform=False)),
+           functools.partial(_rise_against_floor, with_uniform=False),
+           control=functools.partial(_rise_against_floor, with_uniform=False, control=True), control_note=NOISE_MAP),
     _claim("ch6.uniform-baseline-changes-rise-beyond-seed-noise", 6,
            "The uniform-noise baseline changes RISE maps beyond the seed-to-seed noise.",
            "rank correlation between seeds - with the uniform baseline", Rule("above", 0.0),
-           functools.partial(_rise_against_floor, with_uniform=True), source=BRUNKE),
+           functools.partial(_rise_against_floor, with_uniform=True), source=BRUNKE,
+           control=functools.partial(_rise_against_floor, with_uniform=True, control=True), control_note=SEED_PAIR),
     _claim("ch6.neighbouring-windows-agree", 6,
            "Occlusion with window 4 / stride 2 and with window 8 / stride 4 gives similar maps (rank correlation "
            "above 0.8).",
            "Spearman correlation of |map|, 4/2 vs 8/4", Rule("above", 0.8),
-           functools.partial(_windows, first="4/2", second="8/4")),
+           functools.partial(_windows, first="4/2", second="8/4"),
+           control=functools.partial(_windows, first="4/2", second=None), control_note=NOISE_MAP),
     _claim("ch6.large-window-changes-occlusion", 6,
            "A 16-pixel window ranks the pixels differently from a 4-pixel one (rank correlation below 0.7).",
            "Spearman correlation of |map|, 4/2 vs 16/8", Rule("below", 0.7),
            functools.partial(_windows, first="4/2", second="16/8"),
-           paper="window size and stride change occlusion maps", source=BRUNKE),
+           paper="window size and stride change occlusion maps", source=BRUNKE,
+           control=functools.partial(_windows, first="4/2", second="4/2"), control_note=SAME_MAP),
     *[_claim(f"ch6.rise-{RISE_CHANGE_IDS[setting]}-beyond-seed-noise", 6,
              f"Changing RISE's setting to {setting} changes the map beyond the seed-to-seed noise.",
              "rank correlation between seeds - with the changed setting", Rule("above", 0.0),
              functools.partial(_rise_setting, setting=setting),
-             paper="RISE's hyperparameters change the map", source=BRUNKE) for setting in RISE_CHANGES],
+             paper="RISE's hyperparameters change the map", source=BRUNKE,
+             control=functools.partial(_rise_setting, setting=None), control_note=SEED_PAIR)
+      for setting in RISE_CHANGES],
     _claim("ch6.substrate-picks-the-winner", 6,
            "The best method under deletion (MoRF) depends on the substrate: more than one method wins somewhere.",
            "number of distinct winners over the substrates", Rule("above", 1.0), _winners,
-           paper="which method wins depends on the metric's baseline", source=BRUNKE),
+           paper="which method wins depends on the metric's baseline", source=BRUNKE,
+           control=functools.partial(_winners, control=True), control_note=SAME_SUBSTRATES),
     _claim("ch6.substrate-rankings-are-reliable", 6,
            "Each substrate's ranking of the methods is reproducible between two random halves of the images "
            "(mean Kendall tau above 0.5).",
-           "split-half Kendall tau within a substrate (mean over substrates)", Rule("above", 0.5), _reliability),
+           "split-half Kendall tau within a substrate (mean over substrates)", Rule("above", 0.5), _reliability,
+           control=functools.partial(_reliability, control=True),
+           control_note="the methods shuffled per image (no method better than another, by construction)"),
     _claim("ch6.substrates-disagree-beyond-reliability", 6,
            "Substrates disagree on the ranking of the methods more than one substrate disagrees with itself "
            "between halves of the images.",
            "split-half tau within substrates - across substrates", Rule("above", 0.0), _beyond_reliability,
-           paper="metrics are inconsistent with each other", source=BRUNKE),
+           paper="metrics are inconsistent with each other", source=BRUNKE,
+           control=functools.partial(_beyond_reliability, control=True), control_note=SAME_SUBSTRATES),
     _claim("ch6.images-disagree-within-substrates", 6,
            "Within every substrate the images disagree on the order of the methods (Krippendorff's alpha below 0.5).",
            "largest Krippendorff's alpha over substrates", Rule("below", 0.5), _images_agree,
-           paper="saliency metrics are unreliable across images", source=TOMSETT),
+           paper="saliency metrics are unreliable across images", source=TOMSETT,
+           control=functools.partial(_images_agree, control=True),
+           control_note="every image a copy of the first (they agree perfectly, by construction)"),
     _claim("ch6.morf-and-lerf-are-inconsistent", 6,
            "MoRF and LeRF rank the methods far from oppositely (mean Kendall tau over substrates above -0.5).",
            "Kendall tau between MoRF and LeRF areas (mean over substrates)", Rule("above", -0.5), _morf_lerf,
-           paper="MoRF and LeRF are internally inconsistent", source=TOMSETT),
+           paper="MoRF and LeRF are internally inconsistent", source=TOMSETT,
+           control=functools.partial(_morf_lerf, control=True),
+           control_note="LeRF's areas replaced by the negated MoRF ones (opposite rankings, by construction)"),
     _claim("ch6.no-causal-metric-matches-the-masks", 6,
            "No deletion variant ranks the methods like their localization of the object (Kendall tau below 0.7).",
-           "largest Kendall tau of a deletion variant with the mask ranking", Rule("below", 0.7), _masks),
+           "largest Kendall tau of a deletion variant with the mask ranking", Rule("below", 0.7), _masks,
+           control=functools.partial(_masks, control=True),
+           control_note="the localization scores as the only variant (they match the masks, by construction)"),
     _claim("ch6.averaging-over-baselines-helps", 6,
            "Averages over two disjoint sets of baselines agree better than two single baselines do.",
            "rank correlation, two averages - two single baselines (mean over pairs)", Rule("above", 0.0), _averaging,
-           paper="averaging over several baselines reduces the dependence on one", source=STURMFELS),
+           paper="averaging over several baselines reduces the dependence on one", source=STURMFELS,
+           control=functools.partial(_averaging, control=True),
+           control_note="the second average taken over another image (averages of different images cannot agree "
+                        "better than one image's single baselines)"),
     _claim("ch6.noisy-imputation-raises-image-agreement", 6,
            "Noisy linear imputation as the substrate makes the images agree more on the order of the methods than "
            "black does.",
            "Krippendorff's alpha, noisy imputation - black", Rule("above", 0.0), _noisy_imputation,
-           paper="noisy linear imputation makes removal-based metrics more consistent", source=RONG),
+           paper="noisy linear imputation makes removal-based metrics more consistent", source=RONG,
+           control=functools.partial(_noisy_imputation, control=True),
+           control_note="black in place of noisy imputation (no gain by construction)"),
 ]
 
-__all__ = ["CLAIMS", "PerturbationContext", "split_half_agreement", "twin_gap"]
+__all__ = ["CLAIMS", "Indifferent", "PerturbationContext", "split_half_agreement", "twin_gap", "winner_bounds"]

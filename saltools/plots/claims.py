@@ -6,25 +6,39 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
-VERDICT_COLORS = {"holds": "#4c9f70", "inconclusive": "#b3b3b3", "does not hold": "#d1605e"}
+VERDICT_COLORS = {"holds": "#4c9f70", "inconclusive": "#b3b3b3", "does not hold": "#d1605e", "not evaluated": "#ececec"}
+
+
+def _exploratory(table: pd.DataFrame) -> pd.Series:
+    """Per claim of ``table``: whether it is exploratory (from the table's column; False where it has none)."""
+    rows = table.drop_duplicates("claim").set_index("claim")
+    return rows.exploratory.astype(bool) if "exploratory" in rows else pd.Series(False, index=rows.index)
 
 
 def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
     """Claims (rows) x models (columns) coloured by verdict, each cell annotated with the effect and its
-    95% interval; the paper's figure, where there is one, printed beside the claim."""
-    claims = list(dict.fromkeys(table.claim))
+    95% interval; the paper's figure, where there is one, printed beside the claim; exploratory claims
+    below the confirmatory ones, under a line."""
+    exploratory = _exploratory(table)
+    claims = sorted(dict.fromkeys(table.claim), key=lambda c: exploratory[c])      # confirmatory first, stable
     models = list(dict.fromkeys(table.model))
     cells = table.set_index(["claim", "model"])
     codes = np.array([[list(VERDICT_COLORS).index(cells.loc[(c, m), "verdict"]) for m in models] for c in claims])
     fig, ax = plt.subplots(figsize=(3.2 + size * 1.6 * len(models), 0.9 + 0.42 * len(claims)))
-    ax.imshow(codes, cmap=ListedColormap(list(VERDICT_COLORS.values())), vmin=0, vmax=2, aspect="auto")
+    ax.imshow(codes, cmap=ListedColormap(list(VERDICT_COLORS.values())), vmin=0, vmax=len(VERDICT_COLORS) - 1,
+              aspect="auto")
     for i, claim in enumerate(claims):
         for j, model in enumerate(models):
             row = cells.loc[(claim, model)]
-            ax.text(j, i, f"{row.effect:.2g}\n[{row.low:.2g}, {row.high:.2g}]", ha="center", va="center",
-                    fontsize=6.5)
+            text = ("not\nevaluated" if row.verdict == "not evaluated"
+                    else f"{row.effect:.2g}\n[{row.low:.2g}, {row.high:.2g}]")
+            ax.text(j, i, text, ha="center", va="center", fontsize=6.5)
+    confirmatory = int((~exploratory[claims]).sum())
+    if 0 < confirmatory < len(claims):                      # exploratory claims below a line of their own
+        ax.axhline(confirmatory - 0.5, color="black", lw=2)
     papers = table.drop_duplicates("claim").set_index("claim").paper_value
-    labels = [c + ("" if pd.isna(papers[c]) else f"\npaper: {papers[c]}") for c in claims]
+    labels = [c + (" (exploratory)" if exploratory[c] else "") + ("" if pd.isna(papers[c]) else f"\npaper: {papers[c]}")
+              for c in claims]
     ax.set_yticks(range(len(claims)), labels, fontsize=7)
     ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
     ax.set_xticks(np.arange(len(models) + 1) - 0.5, minor=True)
@@ -32,7 +46,7 @@ def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
     ax.grid(which="minor", color="white", lw=1.5)
     ax.tick_params(which="minor", length=0)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLORS.values()]
-    ax.legend(handles, list(VERDICT_COLORS), loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8,
+    ax.legend(handles, list(VERDICT_COLORS), loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8,
               frameon=False)
     fig.tight_layout()
     return fig
@@ -60,6 +74,9 @@ def claim_across_models(table: pd.DataFrame, claim: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 0.8 + 0.42 * len(rows)))
     for y, row in rows.iterrows():
         color = VERDICT_COLORS[row.verdict]
+        if row.verdict == "not evaluated":
+            ax.text(rows.rule_threshold.iloc[0], y, "  not evaluated", va="center", fontsize=8)
+            continue
         # a percentile-bootstrap interval need not contain the estimate (e.g. a median): draw it as it is
         ax.hlines(y, row.low, row.high, color=color, lw=2)
         ax.plot(row.effect, y, "o", color=color)

@@ -11,6 +11,7 @@ import pandas as pd
 import scipy.stats as ss
 from tqdm.auto import tqdm
 
+from .baselines import CLAIMS as BASELINE_CLAIMS
 from .context import Context
 from .core import CONFIDENCE, FAILS, HOLDS, INCONCLUSIVE, NOT_EVALUATED, Claim, ClaimRefused, Evidence, Rule
 from .input_bias import CLAIMS as INPUT_BIAS_CLAIMS
@@ -39,8 +40,8 @@ EXPLORATORY = frozenset({
     "ch7.smoothing-keeps-the-guided-backprop-verdict", "ch7.smoothing-keeps-the-rectgrad-verdict"})
 
 CLAIMS: dict[str, Claim] = {claim.id: dataclasses.replace(claim, exploratory=claim.id in EXPLORATORY)
-                            for claim in PARAMETER_SALIENCY_CLAIMS + INPUT_BIAS_CLAIMS + PERTURBATION_CLAIMS
-                            + REMEDY_CLAIMS}
+                            for claim in PARAMETER_SALIENCY_CLAIMS + INPUT_BIAS_CLAIMS + BASELINE_CLAIMS
+                            + PERTURBATION_CLAIMS + REMEDY_CLAIMS}
 CONTEXTS = (Context, InputBiasContext, PerturbationContext, RemedyContext)
 
 

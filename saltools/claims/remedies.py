@@ -234,8 +234,7 @@ def _closeness(context: RemedyContext, control: bool = False) -> Evidence:
 
 # ----------------------------------------------------------------------------- leak, blur, randomization
 def _leak(context: RemedyContext, mask: str, substrate: str, against: str | None = None) -> Evidence:
-    """Per leak image: the model's hit rate on its own class minus another image's, ``substrate`` filling
-    the removed pixels (minus the same under ``against``); ``mask="nothing"``: nothing removed."""
+    """Per leak image: own-class minus other-class hits (minus ``against``'s); ``mask="nothing"``: none removed."""
     table = context.untouched_leak if mask == "nothing" else context.leak[context.leak["mask"] == mask]
     rows = table.set_index(["substrate", "image"])
     leak = rows.named.astype(float) - rows.named_other.astype(float)
@@ -249,8 +248,7 @@ def _probe(context: RemedyContext, control: bool = False) -> Evidence:
 
 
 def _blur(context: RemedyContext, score: str, control: bool = False) -> Evidence:
-    """Per image: the score's improvement from blurring (mean over methods); ``control``: the original map in
-    place of the blurred one."""
+    """Per image, the score's gain from blurring (mean over methods); ``control``: no blur."""
     rows = context.blur[context.blur.score == score]
     blurred = rows.original if control else rows.blurred
     gain = rows.original - blurred if "deletion" in score else blurred - rows.original
@@ -259,8 +257,7 @@ def _blur(context: RemedyContext, score: str, control: bool = False) -> Evidence
 
 
 def _top_layer(context: RemedyContext, method: str, test: str | None = None, plain: str | None = None) -> Evidence:
-    """Per image: similarity after randomizing the top layer under ``test``; without ``test``, Smooth MPRT minus
-    MPRT (MPRT of the method ``plain``, by default the same)."""
+    """Similarity after randomizing the top layer under ``test``, or Smooth MPRT minus ``plain``'s MPRT."""
     table = context.randomization
     top = table[table.depth == 1].pivot_table(index="image", columns=["method", "test"], values="spearman_abs")
     values = top[method, test] if test else top[method, "Smooth MPRT"] - top[plain or method, "MPRT"]

@@ -54,6 +54,8 @@ class Pages:
             page.wait_for_timeout(500)
             page.screenshot(path=str(self.shots / f"{chapter}.png"), full_page=True)
             self.opened[chapter] = (page, errors, views)
+        page = self.opened[chapter][0]
+        page.bring_to_front()       # a page in the background gets no animation frames: every action would wait
         return self.opened[chapter]
 
 

@@ -393,3 +393,13 @@ def test_the_scoreboard_figure_shows_refusals_and_puts_exploratory_claims_apart(
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["ch6.no-baseline-is-neutral", "ch6.substrate-picks-the-winner (exploratory)"]
     assert "not\nevaluated" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_markdown_tags_exploratory_claims_and_says_what_would_decide_an_inconclusive_one():
+    table = _table([("ch6.substrate-picks-the-winner", "m", 6, 0.1, -0.1, 0.3, 8, "above", 0.0, INCONCLUSIVE),
+                    ("ch6.no-baseline-is-neutral", "m", 6, 0.5, 0.4, 0.6, 8, "below", 0.7, HOLDS)])
+    table = table.assign(statement="S.", effect_name="e", unit="images", reason="",
+                         exploratory=[CLAIMS[c].exploratory for c in table.claim])
+    first, second = st.claims.markdown(table).splitlines()
+    assert "(m, exploratory)" in first and "about 32 images would decide it" in first
+    assert "(m)" in second and "would decide" not in second

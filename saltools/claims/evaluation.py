@@ -167,7 +167,8 @@ def markdown(table: pd.DataFrame, ids=None) -> str:
     rows = rows.assign(needed=n_to_decide(rows))
     lines = []
     for row in rows.itertuples():
-        where = f"{row.model}, exploratory" if CLAIMS[row.claim].exploratory else row.model
+        flagged = getattr(row, "exploratory", False)
+        where = f"{row.model}, exploratory" if pd.notna(flagged) and bool(flagged) else row.model
         if row.verdict == NOT_EVALUATED:
             lines.append(f"- **{row.verdict}** ({where}): {row.statement} Why: {row.reason} "
                          f"<small>`{row.claim}`</small>")

@@ -221,7 +221,7 @@ def _winners(context, control: bool = False) -> Evidence:
     """Distinct winners over substrates (``winner_bounds``); ``control``: every substrate a copy of the first."""
     quality = context.quality()
     if control:
-        quality = np.broadcast_to(quality[:1], quality.shape)
+        quality = copied_substrates(quality)
     lower, estimate, upper = winner_bounds(quality)
     return Evidence(float(estimate), float(lower), float(upper), quality.shape[2], "images",
                     {"substrates": quality.shape[0]})
@@ -243,6 +243,12 @@ def split_half_agreement(quality: np.ndarray, splits: int = 200, seed: int = 0) 
         return np.nanmean(taus[:, same], 1), np.nanmean(taus[:, ~same], 1)
 
 
+def copied_substrates(quality: np.ndarray) -> np.ndarray:
+    """``quality`` [substrate, method, image] with every substrate a copy of the first: substrates that agree
+    by construction (the negative control of the claims that they disagree)."""
+    return np.broadcast_to(quality[:1], quality.shape)
+
+
 def _shuffled_methods(quality: np.ndarray, seed: int = 0) -> np.ndarray:
     """``quality`` with the methods shuffled independently per (substrate, image): no method is better than
     another, by construction."""
@@ -259,7 +265,7 @@ def _beyond_reliability(context, control: bool = False) -> Evidence:
     """Split-half tau within substrates minus across; ``control``: every substrate a copy of the first."""
     if control:
         quality = context.quality()
-        within, between = split_half_agreement(np.broadcast_to(quality[:1], quality.shape))
+        within, between = split_half_agreement(copied_substrates(quality))
     else:
         within, between = context.split_half
     return spread_interval(within - between, len(context.images), "images")
@@ -368,4 +374,5 @@ CLAIMS = [
            control_note="black in place of noisy imputation (no gain by construction)"),
 ]
 
-__all__ = ["CLAIMS", "Indifferent", "PerturbationContext", "split_half_agreement", "twin_gap", "winner_bounds"]
+__all__ = ["CLAIMS", "Indifferent", "PerturbationContext", "SAME_SUBSTRATES", "copied_substrates", "split_half_agreement",
+           "twin_gap", "winner_bounds"]

@@ -32,7 +32,7 @@ from ..metrics import kendall_tau
 from ..models.evaluation import predict
 from ..perturb import occlusion
 from .core import FAILS, HOLDS, Claim, Evidence, Rule, fingerprint, mean_interval, resampled_interval, spread_interval
-from .perturbation import GRADIENT_METHODS, split_half_agreement
+from .perturbation import GRADIENT_METHODS, SAME_SUBSTRATES, copied_substrates, split_half_agreement
 
 BLUECHER = "Bluecher et al. 2024, TMLR"
 RONG = "Rong et al. 2022, ICML (ROAD, arXiv 2202.00449)"
@@ -204,7 +204,7 @@ def _beyond_reliability(context: RemedyContext, control: bool = False) -> Eviden
     first (they agree as well as each agrees with itself, by construction)."""
     quality = context.quality("SRG")
     if control:
-        quality = np.broadcast_to(quality[:1], quality.shape)
+        quality = copied_substrates(quality)
     gaps = np.subtract(*split_half_agreement(quality))
     return spread_interval(gaps, len(context.images), "images", splits=len(gaps))
 
@@ -271,7 +271,6 @@ def _claim(*args, **kwargs) -> Claim:
 _IDS = {"GuidedBackprop": "guided-backprop", "RectGrad": "rectgrad"}
 
 ITSELF = "the ranking compared with itself (no gain by construction)"
-SAME_SUBSTRATES = "every substrate a copy of the first (no disagreement between substrates by construction)"
 
 CLAIMS = [
     *[_claim(f"ch7.srg-makes-substrates-agree-more-than-{alone.lower()}", 7,

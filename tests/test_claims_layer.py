@@ -403,3 +403,37 @@ def test_markdown_tags_exploratory_claims_and_says_what_would_decide_an_inconclu
     first, second = st.claims.markdown(table).splitlines()
     assert "(m, exploratory)" in first and "about 32 images would decide it" in first
     assert "(m)" in second and "would decide" not in second
+    assert "Power: 80% to decide a true effect 0.1 beyond the threshold needs about" in second
+
+
+def test_units_needed_follows_the_normal_approximation():
+    from saltools.claims.power import units_needed
+    # half-width 0.196 on 100 units: a spread of 1 per unit; 80% power at delta 0.28 needs (2.8 / 0.28)^2 = 100
+    assert units_needed(0.196, 100, 0.2802, False) == pytest.approx(100, abs=1)
+    assert units_needed(0.196, 100, 0.1401, False) == pytest.approx(400, abs=2)    # half the effect, four times n
+    assert units_needed(0.196, 100, 0.2802, True) > units_needed(0.196, 100, 0.2802, False)   # both bounds must clear
+    assert units_needed(0.0, 10, 0.1, False) == 0                                  # no spread: any size decides
+
+
+def test_power_plan_flags_an_underpowered_design():
+    from saltools.claims.power import power_plan
+    table = _table([("ch6.no-baseline-is-neutral", "m", 6, 0.5, 0.4, 0.6, 8, "below", 0.7, HOLDS),
+                    ("ch6.no-baseline-is-neutral", "n", 6, 0.5, 0.45, 0.55, 200, "below", 0.7, HOLDS),
+                    ("x.band", "m", 1, 0.0, -0.04, 0.04, 30, "within", 0.05, INCONCLUSIVE),
+                    ("x.refused", "m", 1, np.nan, np.nan, np.nan, 0, "above", 0.0, NOT_EVALUATED)]).assign(unit="u")
+    plan = power_plan(table)
+    assert plan.claim.tolist() == ["ch6.no-baseline-is-neutral"] * 2 + ["x.band"]      # refusals have no plan
+    assert plan.smallest_effect.tolist() == [0.1, 0.1, 0.05]                             # a band is its own smallest effect
+    assert plan.powered.tolist() == [False, True, False]      # needs 17 (has 8), 103 (has 200), 53 (has 30)
+    assert plan.n_needed.tolist() == [17, 103, 53]
+
+
+def test_exploratory_claims_are_the_ones_the_pilot_cannot_power(embedded_verdicts):
+    """Power before data: a claim is confirmatory only if its size on the embedded profile (the pilot) reaches
+    the units that detect its smallest effect with 80% probability; the others are flagged exploratory."""
+    from saltools.claims.power import SMALLEST_EFFECT, power_plan
+    assert set(SMALLEST_EFFECT) == {c.id for c in CLAIMS.values() if c.rule.kind != "within"}
+    plan = power_plan(embedded_verdicts.reset_index())
+    underpowered = set(plan.claim[~plan.powered])
+    refused = {c for c, verdict in EXPECTED.items() if verdict == NOT_EVALUATED}
+    assert underpowered == {c.id for c in CLAIMS.values() if c.exploratory} - refused, plan[~plan.powered].to_string()

@@ -284,6 +284,7 @@ def test_every_chapter_summarizes_its_claims_on_the_zoo():
         code = _notebook_code(notebook)
         assert f"st.claims.zoo_verdicts(chapter={chapter}" in code, notebook.name
         assert f"st.claims.zoo_markdown(zoo, chapter={chapter})" in code, notebook.name
+        assert "st.claims.zoo_note(zoo)" in code, notebook.name
     for chapter in set(RENDERING_CHAPTERS) - set(ZOO_SUMMARY_CHAPTERS):
         notebook = next((ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb"))
         assert "08_scoreboard.ipynb" in notebook.read_text(), f"{notebook.name} must point to the scoreboard"
@@ -300,10 +301,11 @@ def test_zoo_verdicts_read_only_the_kinds_of_context_a_chapter_needs(embedded_ve
         ids = [c.id for c in CLAIMS.values() if c.context is kind]
         write_verdicts(table[table.claim.isin(ids)], tmp_path / "claims" / f"zoo-{kind.__name__}-{key[:32]}.json", key)
     for chapter in RENDERING_CHAPTERS:
-        read = st.claims.zoo_verdicts(chapter=chapter)
+        read = st.claims.zoo_verdicts(chapter=chapter, source="cache")
         kinds = {CLAIMS[c].context for c in read.claim}
         assert len(kinds) == 1 and {c.chapter for c in CLAIMS.values() if c.context in kinds} >= {chapter}
-    assert set(st.claims.zoo_verdicts().claim) == set(CLAIMS)
+        assert read.attrs["provenance"]["source"] == "computed"
+    assert set(st.claims.zoo_verdicts(source="cache").claim) == set(CLAIMS)
     with pytest.raises(ValueError, match="no claims of chapter 9"):
         st.claims.zoo_verdicts(chapter=9)
 

@@ -73,3 +73,39 @@ def test_install_cell_installs_saltools_into_a_fresh_environment(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     version, location = run.stdout.split()[-2:]
     assert location.startswith(str(venv)) and version == st.__version__
+
+
+@pytest.mark.parametrize("value, arguments", [
+    ("saltools @ file:///tmp/some%20dir/saltools-0.1.0-py3-none-any.whl",
+     ["saltools @ file:///tmp/some%20dir/saltools-0.1.0-py3-none-any.whl"]),      # one requirement with spaces
+    ("saltools[widgets] @ git+https://github.com/x/y@main", ["saltools[widgets] @ git+https://github.com/x/y@main"]),
+    ("--no-deps --no-build-isolation /tmp/checkout", ["--no-deps", "--no-build-isolation", "/tmp/checkout"]),
+    ("'/tmp/a folder/saltools.whl' --force-reinstall", ["/tmp/a folder/saltools.whl", "--force-reinstall"]),
+    ("  saltools==0.1.0  ", ["saltools==0.1.0"]),
+    (None, ["saltools@git+https://github.com/saltools-course/saliency-under-the-microscope@main"]),
+])
+def test_install_cell_passes_any_pip_requirement_whole(value, arguments, monkeypatch):
+    """A requirement stays one argument even with spaces; pip arguments are split as a shell would."""
+    import importlib.util
+    calls = []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(subprocess, "check_call", calls.append)
+    if value is None:
+        monkeypatch.delenv("SALTOOLS_INSTALL", raising=False)
+    else:
+        monkeypatch.setenv("SALTOOLS_INSTALL", value)
+    exec(_install_cell(NOTEBOOKS[0]), {})
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q", *arguments]]
+
+
+def test_install_cell_keeps_an_existing_path_with_spaces_whole(tmp_path, monkeypatch):
+    import importlib.util
+    wheel = tmp_path / "my wheels" / "saltools-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"")
+    calls = []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(subprocess, "check_call", calls.append)
+    monkeypatch.setenv("SALTOOLS_INSTALL", str(wheel))
+    exec(_install_cell(NOTEBOOKS[0]), {})
+    assert calls[0][-1] == str(wheel)

@@ -58,6 +58,8 @@ def test_check_names_what_is_wrong():
     ({"a": 1.0}, {"a": 1.0, "b": 2.0}, "keys"), ({"a": 1.0, "b": 2.5}, {"a": 1.0, "b": 2.0}, "['b']"),
     (np.zeros((2, 3)), torch.zeros(3, 2), "shape"), ([1.0, 2.0], np.array([1.0, 2.0]), None),
     ("GuidedBackprop", "guidedbackprop", None), (1, True, "True or False"), (torch.tensor(0.5), 0.5, None),
+    ({"pot": float("nan")}, {"pot": float("nan")}, None),                  # a recall with no planted filters
+    ({"pot": 0.5}, {"pot": float("nan")}, "not the value"), (float("nan"), 0.5, "not the value"),
 ])
 def test_difference_compares_by_type_shape_and_value(answer, expected, problem):
     found = difference(answer, expected)

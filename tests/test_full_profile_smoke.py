@@ -11,6 +11,7 @@ from nbclient import NotebookClient
 
 from tests.conftest import ROOT
 from tests.full_profile_fixtures import full_profile_environment
+from tests.prose_scan import contradicted_counts
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SHAPES_CHAPTERS = ("05_rectgrad_bias", "06_perturbation_baselines", "07_remedies")
@@ -40,6 +41,8 @@ def test_chapter_runs_under_the_full_profile_at_smoke_scale(path, full_smoke_env
         if "st.plots." in cell.source:
             assert any("image/png" in out.get("data", {}) for out in cell.outputs), \
                 f"{path.name}: no figure from\n{cell.source}"
+    contradicted = contradicted_counts(notebook)
+    assert not contradicted, f"{path.name}: prose states counts that no output prints: {contradicted}"
     if path.stem in SHAPES_CHAPTERS:
         assert "profile full" in text and "Shapes ResNet" in text
 

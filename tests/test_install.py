@@ -26,4 +26,6 @@ def test_wheel_contains_modules_and_hash_checked_weights(tmp_path):
         assert {"saltools/__init__.py", "saltools/paramsal/__init__.py", "saltools/assets/__init__.py"} <= modules
         assert modules <= names, f"modules missing from the wheel: {sorted(modules - names)}"
         weights = zf.read("saltools/assets/shapes_resnet.pt")
+        zoo = zf.read("saltools/assets/zoo_verdicts.json")
     assert hashlib.sha256(weights).hexdigest() == st.models.SHIPPED["shapes-resnet"].sha256
+    assert zoo == st.claims.zoo.SHIPPED_VERDICTS.read_bytes()          # the zoo's verdicts ship with the package

@@ -25,7 +25,7 @@ MAX_LINES = 400
 #: only from units before its own (within a unit, e.g. ``paramsal/``, any order without cycles)
 LAYERS = ["_torch", "_network", "_hashing", "checks", "data", "models", "profiles", "evt", "paramsal", "rectgrad",
           "attributions", "baselines", "perturb", "metrics", "leakage", "depth", "experiments", "claims", "exercises",
-          "plots", "widgets"]
+          "plots", "widgets", "notebook"]
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -118,7 +118,8 @@ def private_imports(modules: dict) -> list[str]:
     problems = []
     for name, found in imports(modules).items():
         for source, imported, line in found:
-            if imported.startswith("_") and source != name:
+            dunder = imported.startswith("__") and imported.endswith("__")      # public by convention (__version__)
+            if imported.startswith("_") and not dunder and source != name:
                 problems.append(f"{name}:{line} from {source} import {imported}")
         path, tree = modules[name]
         aliases = {alias.asname or alias.name.split(".")[0]: target

@@ -37,12 +37,19 @@ def repository(config: Path = CONFIG) -> tuple[str, str]:
 def install_cell(url: str, branch: str) -> str:
     """The source of every notebook's first code cell."""
     return (f"{INSTALL_MARKER} (Colab); elsewhere this cell does nothing.\n"
-            "# SALTOOLS_INSTALL overrides what pip installs: a pip spec, wheel or local path, with any pip options.\n"
+            "# SALTOOLS_INSTALL overrides what pip installs: one requirement (spaces allowed), a wheel or a folder,\n"
+            "# or pip arguments (\"--no-deps ...\" needs saltools' dependencies installed already: see the README).\n"
             "import importlib.util, os, shlex, subprocess, sys\n"
             f"repository = \"{url}@{branch}\"\n"
             "if importlib.util.find_spec(\"saltools\") is None:\n"
-            "    source = os.environ.get(\"SALTOOLS_INSTALL\", f\"saltools@git+{repository}\")\n"
-            "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", *shlex.split(source)])")
+            "    source = os.environ.get(\"SALTOOLS_INSTALL\", f\"saltools@git+{repository}\").strip()\n"
+            "    try:                                   # one requirement, e.g. \"saltools @ file:///tmp/x.whl\"\n"
+            "        from packaging.requirements import Requirement\n"
+            "        Requirement(source)\n"
+            "        arguments = [source]\n"
+            "    except Exception:                      # a path (spaces allowed), or pip arguments\n"
+            "        arguments = [source] if os.path.exists(source) else shlex.split(source)\n"
+            "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", *arguments])")
 
 
 def badge(url: str, branch: str, notebook: str) -> str:

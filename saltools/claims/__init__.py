@@ -20,10 +20,10 @@ from .power import power_plan
 from .input_bias import InputBiasContext, nobias_space_gap
 from .perturbation import PerturbationContext, twin_gap
 from .remedies import RemedyContext
-from .zoo import zoo_contexts, zoo_settings, zoo_verdicts
+from .zoo import zoo_contexts, zoo_note, zoo_settings, zoo_verdicts
 
 __all__ = ["CLAIMS", "CONTEXTS", "Claim", "ClaimRefused", "Context", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE",
            "InputBiasContext", "NOT_EVALUATED", "PerturbationContext", "RemedyContext", "Rule", "VERDICTS", "evaluate",
            "markdown", "n_to_decide", "nobias_space_gap", "power_plan", "registry", "registry_hash", "scoreboard", "simultaneous",
            "twin_gap",
-           "zoo_contexts", "zoo_markdown", "zoo_settings", "zoo_verdicts"]
+           "zoo_contexts", "zoo_markdown", "zoo_note", "zoo_settings", "zoo_verdicts"]

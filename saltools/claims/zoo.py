@@ -1,8 +1,14 @@
-"""The claims on the Shapes model zoo: every claim on every shipped model, computed once per kind of
-context and cached on disk, so that each chapter's summary and the scoreboard read the same tables.
+"""The claims on the Shapes model zoo: every claim on every shipped model.
+
+The table ships with the package (``assets/zoo_verdicts.json``, written by ``python -m saltools.claims.zoo``),
+so a reader's first run reads it instead of computing it (about a quarter of an hour on 2 CPU cores); it is
+served only while its registry hash, models' weights and settings are the ones in use, and its rows' hash
+matches. Recomputed tables are cached on disk per kind of context, so that each chapter's summary and the
+scoreboard read the same tables.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -11,17 +17,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import __version__
 from ..models import SHIPPED, load
 from ..paramsal import cache_dir
 from ..profiles import get
 from .context import Context
 from .core import VERDICTS
-from .evaluation import CLAIMS, CONTEXTS, scoreboard
+from .evaluation import CLAIMS, CONTEXTS, registry_hash, scoreboard
 from .input_bias import InputBiasContext
 from .perturbation import PerturbationContext
 from .remedies import RemedyContext
 
 COLUMNS = ("claim", "chapter", "model", "effect", "low", "high", "n", "verdict")
+#: the zoo's verdicts shipped with the package, and the columns it stores (the rest comes from ``CLAIMS``)
+SHIPPED_VERDICTS = Path(__file__).resolve().parents[1] / "assets" / "zoo_verdicts.json"
+SHIPPED_COLUMNS = ("model", "claim", "effect", "low", "high", "n", "unit", "verdict", "reason")
+SOURCES = ("shipped", "cache", "recompute")
+#: minutes the whole zoo took to compute on an idle 2-core CPU (2026-12-05), for the readers' planning
+RECOMPUTE_MINUTES = 15
 
 
 def zoo_settings(profile) -> dict:
@@ -56,31 +69,127 @@ def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16,
     return [build[kind](name, model) for name, model in models.items() for kind in kinds]
 
 
-def zoo_verdicts(chapter: int | None = None, cache: bool = True, progress: bool = False, reuse=()) -> pd.DataFrame:
+def zoo_verdicts(chapter: int | None = None, source: str = "shipped", progress: bool | None = None,
+                 reuse=()) -> pd.DataFrame:
     """The claims of ``chapter`` (default: every chapter) on every model of ``models.SHIPPED``, with the
-    embedded profile's Shapes data (at ``$SALTOOLS_SCALE``) and ``zoo_settings``: ``scoreboard``'s table
-    (one row per model and claim, for every claim of the kinds of context the chapter needs).
+    embedded profile's Shapes data and ``zoo_settings``: ``scoreboard``'s table (one row per model and
+    claim, for every claim of the kinds of context the chapter needs). ``table.attrs["provenance"]`` says
+    where it comes from (``zoo_note`` renders it).
 
-    Each kind of context is computed once (minutes on a CPU) and cached as JSON under
-    ``paramsal.cache_dir() / "claims"``, keyed by saltools' source code, the models' weight hashes and
-    the settings; a cached file that does not read back as such a table is ignored (with a warning)
-    and recomputed. ``reuse``: contexts already computed (a chapter's own) that stand in for the zoo's
-    context of the same kind with an equal ``fingerprint()`` (kinds that have one), so nothing is
-    computed twice.
+    ``source``: "shipped" (default) reads the table shipped with the package (``SHIPPED_VERDICTS``) when it
+    is valid for the code in use, else warns why and falls back to "cache"; "cache" computes each kind of
+    context once (minutes on a CPU) and caches it as JSON under ``paramsal.cache_dir() / "claims"``, keyed
+    by saltools' source, the models' weight hashes and the settings (a cached file that does not read back
+    as such a table is ignored, with a warning); "recompute" computes it now (``progress``: a bar with an
+    ETA, on by default) and caches it. ``reuse``: contexts already computed (a chapter's own) that stand in
+    for the zoo's context of the same kind with an equal ``fingerprint()``.
     """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {list(SOURCES)}; got {source!r}")
     kinds = [kind for kind in CONTEXTS
              if any(claim.context is kind and chapter in (None, claim.chapter) for claim in CLAIMS.values())]
     if not kinds:
         raise ValueError(f"no claims of chapter {chapter!r}; chapters with claims: "
                          f"{sorted({c.chapter for c in CLAIMS.values()})}")
-    return pd.concat([_kind_verdicts(kind, cache, progress, reuse) for kind in kinds], ignore_index=True)
+    if source == "shipped":
+        table, provenance = read_shipped()
+        if table is not None:
+            ids = [c.id for c in CLAIMS.values() if c.context in kinds]
+            table = table[table.claim.isin(ids)].reset_index(drop=True)
+            table.attrs["provenance"] = provenance
+            return table
+        source = "cache"
+    progress = source == "recompute" if progress is None else progress
+    table = pd.concat([_kind_verdicts(kind, source == "cache", progress, reuse) for kind in kinds], ignore_index=True)
+    table.attrs["provenance"] = {"source": "computed", "created": _today(), "saltools_version": __version__,
+                                 "registry_hash": registry_hash(), "settings": zoo_settings(get("embedded"))}
+    return table
 
 
-def _kind_verdicts(kind: type, cache: bool, progress: bool, reuse=()) -> pd.DataFrame:
+def _today() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+
+
+def zoo_note(table: pd.DataFrame) -> str:
+    """One Markdown sentence on where ``table`` (from ``zoo_verdicts``) comes from and how to recompute it."""
+    provenance = table.attrs.get("provenance")
+    if not provenance:
+        return ""
+    how = (f'`st.claims.zoo_verdicts(source="recompute")` recomputes it (about {RECOMPUTE_MINUTES} minutes on '
+           "2 CPU cores, with a progress bar)")
+    if provenance["source"] == "shipped":
+        return (f"These zoo verdicts were computed on {provenance['created']} by saltools "
+                f"{provenance['saltools_version']} (claims registry `{provenance['registry_hash']}`) and ship with "
+                f"the package; {how}.")
+    return f"These zoo verdicts were computed on this machine on {provenance['created']}; {how}."
+
+
+def _shipped_identity() -> dict:
+    """What the shipped table must have been computed with to be served: the registry, the models' weights, the
+    zoo's settings (at the default scale, whatever scale the reader runs at)."""
+    return {"registry_hash": registry_hash(), "models": {n: m.sha256 for n, m in sorted(SHIPPED.items())},
+            "settings": zoo_settings(get("embedded").at_scale("default"))}
+
+
+def _rows_hash(rows: list) -> str:
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+def write_shipped(table: pd.DataFrame, path: Path = SHIPPED_VERDICTS) -> None:
+    """``table`` (the whole zoo, from ``zoo_verdicts(source="recompute")`` at the default scale) as the shipped
+    file: its rows (``SHIPPED_COLUMNS``), their SHA-256, the identity it was computed with, the date and the
+    saltools version."""
+    rows = table[list(SHIPPED_COLUMNS)].astype(object).to_dict(orient="records")   # Python floats: exact in JSON
+    saved = {**_shipped_identity(), "created": _today(), "saltools_version": __version__, "rows": rows,
+             "rows_sha256": _rows_hash(rows)}
+    write_json(saved, path)
+
+
+def read_shipped(path: Path = SHIPPED_VERDICTS) -> tuple[pd.DataFrame | None, dict]:
+    """The shipped table with every column of ``evaluate`` (the claims' own from ``CLAIMS``) and its
+    provenance, or ``(None, {})`` with a warning that says why it cannot be served."""
+    try:
+        saved = json.loads(Path(path).read_text())
+        problem = _shipped_problem(saved)
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        problem = f"it does not read ({error})"
+    if problem:
+        warnings.warn(f"not using the shipped zoo verdicts {path}: {problem}; computing them instead (about "
+                      f"{RECOMPUTE_MINUTES} minutes on 2 CPU cores, cached afterwards)", stacklevel=3)
+        return None, {}
+    rows = pd.DataFrame(saved["rows"])
+    claims = pd.DataFrame([{k: v for k, v in CLAIMS[c].refused("").items() if k not in SHIPPED_COLUMNS}
+                           for c in rows.claim])
+    table = pd.concat([rows, claims], axis=1)
+    table["reason"] = table["reason"].fillna("")
+    provenance = {"source": "shipped", **{k: saved[k] for k in ("created", "saltools_version", "registry_hash",
+                                                                 "settings")}}
+    return table, provenance
+
+
+def _shipped_problem(saved) -> str | None:
+    if not isinstance(saved, dict) or not isinstance(saved.get("rows"), list):
+        return "it is not a table of verdicts"
+    if saved.get("rows_sha256") != _rows_hash(saved["rows"]):
+        return "its rows do not match their SHA-256 (edited or truncated)"
+    identity = _shipped_identity()
+    changed = [k for k in identity if saved.get(k) != identity[k]]
+    if changed:
+        return f"it was computed with another {' and '.join(changed)} (write it anew: python -m saltools.claims.zoo)"
+    rows = pd.DataFrame(saved["rows"])
+    missing = [c for c in SHIPPED_COLUMNS if c not in rows.columns]
+    if missing or rows.empty:
+        return f"it has no rows or lacks the columns {missing}"
+    if not (rows.claim.isin(list(CLAIMS)).all() and rows.verdict.isin(VERDICTS).all()):
+        return "it names unknown claims or verdicts"
+    return None
+
+
+def _kind_verdicts(kind: type, read_cache: bool, progress: bool, reuse=()) -> pd.DataFrame:
     profile = get("embedded")
     key = zoo_key(profile, kind)
     path = cache_dir() / "claims" / f"zoo-{kind.__name__}-{key[:32]}.json"
-    if cache and path.exists():
+    if read_cache and path.exists():
         table = read_verdicts(path, key)
         if table is not None:
             return table
@@ -90,8 +199,7 @@ def _kind_verdicts(kind: type, cache: bool, progress: bool, reuse=()) -> pd.Data
         known = {(c.name, c.fingerprint()): c for c in reuse if type(c) is kind}
         contexts = [known.get((c.name, c.fingerprint()), c) for c in contexts]
     table = scoreboard(contexts, progress=progress)
-    if cache:
-        write_verdicts(table, path, key)
+    write_verdicts(table, path, key)
     return table
 
 
@@ -109,10 +217,19 @@ def zoo_key(profile, kind: type = Context) -> str:
 
 def write_verdicts(table: pd.DataFrame, path: Path, key: str) -> None:
     """``table`` (from ``scoreboard``) as JSON with its ``key``, written atomically."""
+    write_json({"key": key, "rows": table.to_dict(orient="records")}, path)
+
+
+def write_json(content: dict, path: Path) -> None:
+    """``content`` as JSON at ``path``, written atomically (a temporary file renamed, removed on failure)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "rows": table.to_dict(orient="records")}, default=str))
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(content, default=str))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_verdicts(path: Path, key: str) -> pd.DataFrame | None:
@@ -142,3 +259,10 @@ def _problem(saved, key: str) -> str | None:
     if (values.apply(pd.to_numeric, errors="coerce").isna() & values.notna()).to_numpy().any():
         return "its effects, intervals or counts are not numbers"
     return None
+
+
+if __name__ == "__main__":          # python -m saltools.claims.zoo: recompute the zoo and write the shipped table
+    if get("embedded").scale != "default":
+        raise SystemExit("the shipped zoo verdicts are computed at the default scale: unset SALTOOLS_SCALE")
+    write_shipped(zoo_verdicts(source="recompute"))
+    print(f"wrote {SHIPPED_VERDICTS}")

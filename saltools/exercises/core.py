@@ -103,7 +103,7 @@ def difference(answer, expected, rtol: float = 1e-4, atol: float = 1e-8) -> str 
         value = answer.item() if single else answer
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
             return f"expected a number, got {type(answer).__name__}"
-        close = np.isclose(float(value), float(expected), rtol=rtol, atol=atol)
+        close = np.isclose(float(value), float(expected), rtol=rtol, atol=atol, equal_nan=True)   # NaN is NaN
         return None if close else f"{float(value):.6g} is not the value (tolerance {rtol:g} relative)"
     want, got = _as_array(expected), _as_array(answer)
     if want is None:

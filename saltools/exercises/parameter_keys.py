@@ -41,7 +41,8 @@ register(Exercise(
               lambda stats, model, reference, values: 10 - _shared_top10(stats, model, reference, values)}))
 register(Exercise(
     "ch01.top1-stage", lambda ranking, index: _last_stage_share(ranking, index, 1),
-    "Compare with the last stage's share of all filters: the top-1 filter is where the depth bias shows most.",
+    "Compare with the last stage's share of all filters: a top-1 share above it means a depth bias among the "
+    "single most salient filters; chapter 4 measures it for the top-20.",
     mistakes={"That is the share among the top 20; take only rank 1.":
               lambda ranking, index: _last_stage_share(ranking, index, 20)}))
 

@@ -39,3 +39,10 @@ def test_writing_the_table_replaces_only_the_block_between_the_markers(tmp_path)
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="speed-table markers"):
         run_all.write_readme("table", readme)
+
+
+def test_the_readme_shows_the_recorded_first_run_and_the_teachers_page_points_to_it():
+    """The first-run times in the README are ``benchmarks/first_run.py``'s output file, verbatim."""
+    table = (BENCHMARKS / "first_run.md").read_text().strip()
+    assert table.startswith("| chapter | Run all (s) |") and table in run_all.README.read_text()
+    assert "benchmarks/first_run.md" in (BENCHMARKS.parent / "book" / "teachers.md").read_text()

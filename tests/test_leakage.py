@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from saltools import experiments, leakage
-from saltools.claims import FAILS, HOLDS, INCONCLUSIVE, remedies
+from saltools.claims import FAILS, HOLDS, INCONCLUSIVE, remedies, remedy_outcomes
 from saltools.data import Shapes
 
 
@@ -83,15 +83,17 @@ def test_agreement_across_substrates_is_one_for_identical_rankings_and_minus_one
 
 
 def test_a_remedy_works_only_when_its_claims_say_so():
-    assert remedies.outcome({"a": HOLDS, "b": FAILS}, ["a"], ["b"]) == "worked"
-    assert remedies.outcome({"a": HOLDS, "b": HOLDS}, ["a"], ["b"]) == "did not work"
-    assert remedies.outcome({"a": FAILS, "b": FAILS}, ["a"], ["b"]) == "did not work"
-    assert remedies.outcome({"a": INCONCLUSIVE, "b": FAILS}, ["a"], ["b"]) == "undecided"
+    assert remedy_outcomes.outcome({"a": HOLDS, "b": FAILS}, ["a"], ["b"]) == "worked"
+    assert remedy_outcomes.outcome({"a": HOLDS, "b": HOLDS}, ["a"], ["b"]) == "did not work"
+    assert remedy_outcomes.outcome({"a": FAILS, "b": FAILS}, ["a"], ["b"]) == "did not work"
+    assert remedy_outcomes.outcome({"a": INCONCLUSIVE, "b": FAILS}, ["a"], ["b"]) == "undecided"
     with pytest.raises(ValueError, match="lacks the verdicts"):
-        remedies.summary(pd.DataFrame({"claim": ["ch7.road-hides-the-outline"], "verdict": [HOLDS]}))
+        remedy_outcomes.summary(pd.DataFrame({"claim": ["ch7.road-hides-the-outline"], "verdict": [HOLDS]}))
     every = pd.DataFrame({"claim": [c.id for c in remedies.CLAIMS], "verdict": HOLDS})
-    text = remedies.summary(every)
-    assert text.count("\n") + 1 == len(remedies.REMEDIES) and "**did not work here**" in text
+    text = remedy_outcomes.summary(every)
+    assert text.count("\n") + 1 == len(remedy_outcomes.REMEDIES) and "**did not work here**" in text
+    named = {c for needed, against in remedy_outcomes.REMEDIES.values() for c in needed + against}
+    assert named <= {c.id for c in remedies.CLAIMS}                  # every remedy is decided by chapter 7's claims
 
 
 def test_a_remedy_context_refuses_too_few_images(shapes_model):

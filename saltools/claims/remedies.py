@@ -31,7 +31,7 @@ from ..leakage import model_leak, probe_leak, removal_masks
 from ..metrics import kendall_tau
 from ..models.evaluation import predict
 from ..perturb import occlusion
-from .core import FAILS, HOLDS, Claim, Evidence, Rule, fingerprint, mean_interval, resampled_interval, spread_interval
+from .core import Claim, Evidence, Rule, fingerprint, mean_interval, resampled_interval, spread_interval
 from .perturbation import GRADIENT_METHODS, SAME_SUBSTRATES, copied_substrates, split_half_agreement
 
 BLUECHER = "Bluecher et al. 2024, TMLR"
@@ -87,7 +87,15 @@ class RemedyContext:
     @cached_property
     def scores(self) -> pd.DataFrame:
         """``experiments.srg_scores`` of every method under every substrate."""
-        return srg_scores(self.model, self.images, self.labels, self.maps, self.substrates, steps=self.steps)
+        return self.grade(self.substrates)
+
+    def grade(self, substrates) -> pd.DataFrame:
+        """``experiments.srg_scores`` under ``substrates``, each graded once and kept: a chapter can grade in
+        parts, each part a cell of its own (the same rows as one call: every substrate uses the same seed)."""
+        graded = self.__dict__.setdefault("graded_", {})
+        for substrate in [s for s in substrates if s not in graded]:
+            graded[substrate] = srg_scores(self.model, self.images, self.labels, self.maps, [substrate], steps=self.steps)
+        return pd.concat([graded[s] for s in substrates], ignore_index=True)
 
     @cached_property
     def distance(self) -> pd.DataFrame:
@@ -355,45 +363,5 @@ CLAIMS = [
                           "smoothing)") for m in _IDS],
 ]
 
-#: per remedy: the claims that must hold for it to have worked here, and those whose holding says it did not
-REMEDIES = {
-    "SRG makes the ranking of the methods survive the substrate": (
-        ["ch7.srg-makes-substrates-agree-more-than-morf", "ch7.srg-makes-substrates-agree-more-than-lerf",
-         "ch7.srg-narrows-the-gap-to-reliability"], ["ch7.srg-substrates-disagree-beyond-reliability"]),
-    "Substrates that stay closer to the data rank more consistently": (["ch7.closer-substrates-agree-more"], []),
-    "ROAD's noisy linear imputation hides the outline of the removed pixels": (
-        ["ch7.road-hides-the-outline", "ch7.road-leaks-less-than-black-on-attribution-masks"], []),
-    "ROAD's score rewards only what a map knows of the model (passes the blur control)": (
-        [], ["ch7.blurring-improves-road"]),
-    **{f"Smooth MPRT makes {m} notice a randomized top layer (chapter 5's plain test)": (
-        [], [f"ch7.{key}-ignores-the-top-layer-under-smooth-mprt", f"ch7.smoothing-keeps-the-{key}-verdict"])
-       for m, key in _IDS.items()},
-}
-
-
-def outcome(verdicts: dict, needed, against) -> str:
-    """"worked", "did not work" or "undecided" from the ``verdicts`` (claim id -> verdict) of a remedy's
-    claims: it worked when every needed claim holds and every claim against it does not."""
-    if any(verdicts[c] == FAILS for c in needed) or any(verdicts[c] == HOLDS for c in against):
-        return "did not work"
-    if all(verdicts[c] == HOLDS for c in needed) and all(verdicts[c] == FAILS for c in against):
-        return "worked"
-    return "undecided"
-
-
-def summary(table: pd.DataFrame) -> str:
-    """Per remedy of ``REMEDIES``: whether it worked on the model of ``table`` (from ``claims.evaluate``),
-    with the verdicts that decide it, as Markdown lines."""
-    verdicts = dict(zip(table.claim, table.verdict))
-    missing = sorted({c for needed, against in REMEDIES.values() for c in needed + against} - set(verdicts))
-    if missing:
-        raise ValueError(f"the table lacks the verdicts of {missing}; evaluate every chapter-7 claim first")
-    lines = []
-    for remedy, (needed, against) in REMEDIES.items():
-        said = ", ".join(f"`{c}` {verdicts[c]}" for c in needed + against)
-        lines.append(f"- **{outcome(verdicts, needed, against)} here**: {remedy} ({said}).")
-    return "\n".join(lines)
-
-
-__all__ = ["CLAIMS", "REMEDIES", "RemedyContext", "cross_substrate_agreement", "cross_substrate_alpha", "method_ranks",
-           "outcome", "substrate_closeness", "substrate_taus", "summary"]
+__all__ = ["CLAIMS", "RemedyContext", "cross_substrate_agreement", "cross_substrate_alpha", "method_ranks",
+           "substrate_closeness", "substrate_taus"]

@@ -23,6 +23,13 @@ def test_chapters_read_the_shipped_table_and_say_where_it_comes_from():
     assert set(st.claims.zoo_verdicts().claim) == set(CLAIMS)
 
 
+def test_every_zoo_interval_contains_its_estimate_and_counts_independent_units():
+    table, _ = read_shipped()
+    evaluated = table[table.verdict != st.claims.NOT_EVALUATED]
+    assert evaluated.eval("low <= effect <= high").all()
+    assert not evaluated.unit.isin(["filters", "splits", "resamples"]).any()      # the unit is never a derived one
+
+
 def _broken(path, change):
     saved = json.loads(SHIPPED_VERDICTS.read_text())
     change(saved)

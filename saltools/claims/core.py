@@ -224,9 +224,3 @@ def fingerprint(settings, model, *tensors) -> str:
     for tensor in [*model.state_dict().values(), *tensors]:
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-def exact(value: float, n: int, unit: str, **details) -> Evidence:
-    """A quantity computed exactly (no sampling: an identity checked to rounding error): its interval
-    is the value itself."""
-    return Evidence(float(value), float(value), float(value), n, unit, details)

@@ -4,7 +4,7 @@ import re
 
 #: nouns whose counts the chapters print when they state them
 COUNTED = ("images", "mistakes", "photos", "objects", "leak images", "graded images", "test images")
-STATED = re.compile(r"(?<![\w.@-])(?<!up to )(?<!at most )(\d[\d,]*)\s+(" + "|".join(sorted(COUNTED, key=len)[::-1])
+STATED = re.compile(r"(?<![\w.@-])(?<!up to\s)(?<!at most\s)(\d[\d,]*)\s+(" + "|".join(sorted(COUNTED, key=len)[::-1])
                     + r")\b")
 
 

@@ -44,4 +44,5 @@ def test_the_prose_scan_flags_a_count_no_output_prints():
     found = contradicted_counts(notebook("The intervals say what 48 images can decide.", "graded 8 images"))
     assert len(found) == 1 and "'48 images'" in found[0]
     assert not contradicted_counts(notebook("With up to 100 mistakes, top-20 filters.", "64 mistakes"))
+    assert not contradicted_counts(notebook("On at most\n480 leak images.", "320 leak images"))    # a limit, not a count
     assert not contradicted_counts(notebook("On 1,000 images.", "1000 reference images"))

@@ -1,6 +1,7 @@
 """The zoo's verdicts ship with the package: served only while valid for the code in use, validated when read,
 and equal to a recomputation from scratch."""
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,16 @@ def test_every_zoo_interval_contains_its_estimate_and_counts_independent_units()
     evaluated = table[table.verdict != st.claims.NOT_EVALUATED]
     assert evaluated.eval("low <= effect <= high").all()
     assert not evaluated.unit.isin(["filters", "splits", "resamples"]).any()      # the unit is never a derived one
+
+
+def test_the_shipped_table_is_served_at_the_smoke_scale_too(monkeypatch):
+    """The zoo is a published table: a reader's scale shrinks the reader's own computations, not the zoo."""
+    monkeypatch.setenv("SALTOOLS_SCALE", "smoke")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # a refused table would warn and compute
+        table = st.claims.zoo_verdicts()
+    assert table.attrs["provenance"]["source"] == "shipped"
+    assert table.attrs["provenance"]["settings"]["n_reference"] == st.profiles.PROFILES["embedded"].n_reference // 2
 
 
 def _broken(path, change):

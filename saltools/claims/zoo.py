@@ -20,7 +20,7 @@ import pandas as pd
 from .. import __version__
 from ..models import SHIPPED, load
 from ..paramsal import cache_dir
-from ..profiles import get
+from ..profiles import PROFILES, get
 from .context import Context
 from .core import VERDICTS
 from .evaluation import CLAIMS, CONTEXTS, registry_hash, scoreboard
@@ -128,7 +128,7 @@ def _shipped_identity() -> dict:
     """What the shipped table must have been computed with to be served: the registry, the models' weights, the
     zoo's settings (at the default scale, whatever scale the reader runs at)."""
     return {"registry_hash": registry_hash(), "models": {n: m.sha256 for n, m in sorted(SHIPPED.items())},
-            "settings": zoo_settings(get("embedded").at_scale("default"))}
+            "settings": zoo_settings(PROFILES["embedded"])}          # as defined: the default scale
 
 
 def _rows_hash(rows: list) -> str:

@@ -19,6 +19,7 @@ imports only from the rows above it, never another module's underscore names:
     claims/       the book's statements of fact: evidence with a 95% interval, verdict by a fixed rule
     exercises/    self-checking exercises: check(exercise, answer, **given) against the chapters' answer keys
     plots/, widgets     the book's figures and explorers
+    quiz          the chapters' self-checking quizzes (ipywidgets in Jupyter, static HTML in the book)
     notebook      helpers for the book's notebooks (one summary line per cell for floods of warnings)
 
 Data flows down this list: a chapter calls claims and experiments, which call methods and metrics,
@@ -27,7 +28,7 @@ which call models and data.
 __version__ = "0.1.0"           # before the submodules: the shipped zoo verdicts record it
 
 from . import (attributions, baselines, checks, claims, data, depth, evt, exercises, experiments, leakage, metrics,  # noqa: E402
-               models, notebook, paramsal, perturb, plots, profiles, rectgrad, widgets)
+               models, notebook, paramsal, perturb, plots, profiles, quiz, rectgrad, widgets)
 __all__ = ["attributions", "baselines", "checks", "claims", "data", "depth", "evt", "exercises", "experiments",
-           "leakage", "metrics", "models", "notebook", "paramsal", "perturb", "plots", "profiles", "rectgrad", "widgets",
-           "__version__"]
+           "leakage", "metrics", "models", "notebook", "paramsal", "perturb", "plots", "profiles", "quiz", "rectgrad",
+           "widgets", "__version__"]

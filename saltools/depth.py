@@ -13,12 +13,25 @@ import scipy.stats as ss
 import torch
 from tqdm.auto import tqdm
 
+from . import checks
 from .data import CORRUPTIONS
 from .models import Mistakes
 from .models import mistakes as find_mistakes
 from .paramsal import ParameterSaliency, intervention_curves, summarize_interventions
 
 DEFAULT_SCORERS = ("zscore", "pot", "exponential", "random", "last_stage_raw")
+
+
+def top_k_counts(scores, stages, k: int) -> pd.Series:
+    """How many of each query's top-``k`` filters (``scores`` [N, F], highest first, ties in filter order, as
+    ``rank``) lie in each stage (``stages``: the stage of each of the F filters), summed over the queries."""
+    scores = torch.as_tensor(scores)
+    stages = np.asarray(stages)
+    if scores.ndim != 2 or scores.shape[1] != len(stages):
+        raise ValueError(f"scores must be [N, {len(stages)}] (one column per filter); got {tuple(scores.shape)}")
+    k = checks.positive_int(k, "k")
+    top = torch.argsort(scores, dim=1, descending=True, stable=True)[:, :k]
+    return pd.Series(stages[top.reshape(-1).numpy()]).value_counts()
 
 
 def stage_shares(stats: ParameterSaliency, values: torch.Tensor, scorers=DEFAULT_SCORERS, k: int = 20) -> pd.DataFrame:
@@ -31,8 +44,7 @@ def stage_shares(stats: ParameterSaliency, values: torch.Tensor, scorers=DEFAULT
     filter_share = index.stage.value_counts(normalize=True)
     rows = []
     for scorer in scorers:
-        ranking = stats.rank(values, scorer)
-        counts = ranking[ranking["rank"] <= k].stage.value_counts().reindex(filter_share.index, fill_value=0)
+        counts = top_k_counts(stats.score(values, scorer), index.stage, k).reindex(filter_share.index, fill_value=0)
         for stage, count in counts.items():
             share = count / counts.sum()
             rows.append({"scorer": scorer, "stage": stage, "count": int(count), "share": share,

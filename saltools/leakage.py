@@ -28,14 +28,17 @@ from .baselines import BASELINES, ROAD, baseline_images, road_imputation
 from .models.evaluation import predict
 
 
-def removal_masks(maps: torch.Tensor, share: float) -> torch.Tensor:
-    """[N, H, W] bool: the ``share`` of pixels with the highest |relevance| per map (MoRF's removed region
-    at that share; ties broken by position)."""
+def removal_masks(maps: torch.Tensor, share: float, order: str = "morf") -> torch.Tensor:
+    """[N, H, W] bool: the ``share`` of pixels with the highest |relevance| per map (``order="morf"``, MoRF's
+    removed region at that share) or the lowest (``"lerf"``); ties broken by position. The ranking is by
+    |relevance|, so negating a map changes nothing: ask for "lerf"."""
     maps = checks.maps(maps)
     if not 0 < share < 1:
         raise ValueError(f"share must lie in (0, 1); got {share}")
+    if order not in ("morf", "lerf"):
+        raise ValueError(f"order must be 'morf' (most relevant first) or 'lerf' (least relevant first); got {order!r}")
     flat = maps.abs().flatten(1)
-    order = flat.argsort(dim=1, descending=True, stable=True)
+    order = flat.argsort(dim=1, descending=order == "morf", stable=True)
     removed = torch.zeros_like(flat, dtype=torch.bool)
     removed.scatter_(1, order[:, :round(share * flat.shape[1])], True)
     return removed.view(maps.shape)

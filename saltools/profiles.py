@@ -129,5 +129,12 @@ def current() -> Profile:
     return get("full" if torch.cuda.is_available() and _full_weights_obtainable() else "embedded")
 
 
+def building_book() -> bool:
+    """True while the book is being built (``SALTOOLS_BOOK_BUILD=1``, set by the book's Sphinx extension):
+    widgets then precompute frames and quizzes write static HTML, so the pages work without a kernel, and
+    exercise checks audit their declared mistakes on the chapter's data."""
+    return os.environ.get("SALTOOLS_BOOK_BUILD") == "1"
+
+
 def _full_weights_obtainable() -> bool:
     return bool(os.environ.get(WEIGHTS_VAR, "").strip()) or torchvision_weights_obtainable(PROFILES["full"].model)

@@ -79,6 +79,17 @@ class _Gate:
         return torch.where(importance > self.tau(importance), grad, torch.zeros_like(grad))
 
 
+def rectify(activation: torch.Tensor, relevance: torch.Tensor, percentile: float | None = 98.0,
+            threshold: float | None = None) -> torch.Tensor:
+    """RectGrad's rule at one ReLU: the relevance passes where the importance ``activation * relevance`` exceeds
+    tau and is zeroed elsewhere; tau is the ``percentile`` of each sample's importances (over all its units,
+    linear interpolation) or a constant ``threshold``. Tensors [N, ...] of one shape."""
+    if activation.shape != relevance.shape or activation.ndim < 2:
+        raise ValueError(f"activation and relevance must share one shape [N, ...]; got {tuple(activation.shape)} "
+                         f"and {tuple(relevance.shape)}")
+    return _Gate(None if threshold is not None else percentile, threshold)(activation, relevance)
+
+
 class _RectifyReLUs(TorchFunctionMode):
     """Routes every ReLU call made while active through ``_RectifiedReLU``."""
 

@@ -26,14 +26,8 @@ from .metrics import relevance_mass
 from .models import predict
 from .perturb import occlusion
 from .plots import attribution_maps, claim_across_models, depth_shares, image_grid, ranking_bars, show_image
-from .profiles import current as current_profile
+from .profiles import building_book, current as current_profile
 from .rectgrad import RectGrad
-
-
-def building_book() -> bool:
-    """True while the book is being built (set by the book's Sphinx extension): widgets then
-    precompute frames so they stay live in the static HTML, without a kernel."""
-    return os.environ.get("SALTOOLS_BOOK_BUILD") == "1"
 
 
 def _explore(draw, controls: dict, grid: dict | None = None) -> dict:

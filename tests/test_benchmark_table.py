@@ -46,3 +46,29 @@ def test_the_readme_shows_the_recorded_first_run_and_the_teachers_page_points_to
     table = (BENCHMARKS / "first_run.md").read_text().strip()
     assert table.startswith("| chapter | Run all (s) |") and table in run_all.README.read_text()
     assert "benchmarks/first_run.md" in (BENCHMARKS.parent / "book" / "teachers.md").read_text()
+
+
+def _table_after(text: str, heading: str) -> list[list[str]]:
+    """The body rows (cells stripped) of the first Markdown table at or after ``heading``."""
+    block = []
+    for line in text[text.index(heading):].splitlines():
+        if line.startswith("|"):
+            block.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif block:
+            break
+    return block[2:]
+
+
+def test_the_course_plan_adds_up_one_chapter_per_90_minute_session():
+    """The teachers' plan: its parts fill 90 minutes, a first run fits in the framing, and every chapter has a
+    session of its own (the review found two chapters squeezed into 90 minutes)."""
+    text = (BENCHMARKS.parent / "book" / "teachers.md").read_text()
+    parts = _table_after(text, "Every session follows the same plan")
+    assert sum(int(row[1]) for row in parts) == 90, parts
+    framing = int(parts[0][1]) * 60
+    slowest = max(int(row[1]) for row in _table_after((BENCHMARKS / "first_run.md").read_text(), "| chapter |"))
+    assert slowest <= framing, f"a first run ({slowest} s) does not fit in the framing ({framing} s)"
+    sessions = _table_after(text, "| session | chapter |")
+    chapters = [row[1] for row in sessions]
+    assert len(chapters) == len(set(chapters)) == len(list((BENCHMARKS.parent / "notebooks").glob("*.ipynb")))
+    assert all(c.count("{doc}") == 1 for c in chapters), "a session holds more than one chapter"

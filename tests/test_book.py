@@ -67,3 +67,16 @@ def test_every_chapter_has_a_slide_deck_with_its_figures_linked_from_the_teacher
         assert f'href="../slides/{nb.stem}.html"' in teachers, f"the teachers' page does not link {nb.stem}"
     assert (built_book / "assets" / "js" / "reveal.js" / "dist" / "reveal.js").exists()
     assert "Run Time" in teachers, "the measured run times are missing"
+
+
+@pytest.mark.book
+def test_every_slide_ends_a_sentence_and_every_deck_shows_its_chapter_s_verdicts(built_book):
+    """The review found slides cut mid-sentence ("...of each unit,") and no verdicts on any slide."""
+    for nb in NOTEBOOKS:
+        text = (built_book / "slides" / f"{nb.stem}.html").read_text()
+        for section in re.findall(r"<section>(.*?)</section>", text, re.S)[1:]:
+            words = re.sub(r"<small>.*?</small>|<img[^>]*>|<[^>]+>", " ", section, flags=re.S)
+            words = re.sub(r"\\\[.*?\\\]", " ", words, flags=re.S).strip()
+            assert re.search(r"[.!?:)\]]\s*$", words) or words.endswith(("\\)", "`")), (nb.name, words[-160:])
+        if nb.stem[:2] not in ("00", "08"):                 # the chapters with claims of their own
+            assert "Verdicts" in text and re.search(r"<strong>(holds|does not hold|inconclusive)</strong>", text), nb.name

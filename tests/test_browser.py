@@ -1,6 +1,7 @@
 """The built book in a real browser (Debian's chromium, headless, offline): every widget renders,
 every figure loads, moving a control switches the precomputed frame without a kernel, and every
-chapter's quiz tells a wrong answer from the right one and explains both.
+chapter's quiz tells a wrong answer from the right one (naming the wrong one's misconception) and explains
+both, shuffles its options per reader, and can be answered by keyboard alone.
 Screenshots of every chapter land in ``_build/test/screenshots``."""
 import shutil
 
@@ -109,9 +110,13 @@ def test_moving_a_control_switches_the_frame(pages, chapter):
     assert len(before) == len(after) == 1 and after != before, "moving the control did not change the frame"
 
 
+def _radio(question, value):
+    return question.locator(f"input[type=radio][value='{value}']")
+
+
 def answer_quiz(page) -> int:
-    """Answer every quiz question on ``page`` wrongly, then rightly, checking the feedback and the
-    explanation each time; returns the number of questions."""
+    """Answer every quiz question on ``page`` wrongly, then rightly, checking the feedback (a wrong option
+    names its misconception) and the explanation each time; returns the number of questions."""
     questions = page.locator(".quiz-question")
     for i in range(questions.count()):
         question = questions.nth(i)
@@ -121,15 +126,17 @@ def answer_quiz(page) -> int:
         question.locator(".quiz-check").click()
         assert "first" in feedback.inner_text() and not explanation.is_visible()
         if kind == "choice":
-            options = question.locator("input[type=radio]")
-            options.nth((int(answer) + 1) % options.count()).check()
+            wrong = (int(answer) + 1) % question.locator("input[type=radio]").count()
+            _radio(question, wrong).check()
+            why = _radio(question, wrong).locator("xpath=..").get_attribute("data-why")
         else:
             question.locator("input[type=text]").fill(str(float(answer) + 1 + 10 * float(question.get_attribute(
                 "data-tolerance"))))
+            why = "read why, then try again."
         question.locator(".quiz-check").click()
-        assert feedback.inner_text().startswith("Not quite") and explanation.is_visible()
+        assert feedback.inner_text() == f"Not quite: {why}" and explanation.is_visible()
         if kind == "choice":
-            question.locator("input[type=radio]").nth(int(answer)).check()
+            _radio(question, answer).check()
         else:
             question.locator("input[type=text]").fill(answer)
         question.locator(".quiz-check").click()
@@ -143,6 +150,53 @@ def test_each_chapter_s_quiz_checks_answers_and_explains_them_offline(pages, cha
     assert page.locator(".quiz").count() == 1, "the chapter has no quiz"
     assert 3 <= answer_quiz(page) <= 5
     assert not errors, errors
+
+
+def _option_orders(page) -> list[list[str]]:
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.quiz-question[data-kind=choice]'))
+        .map(q => Array.from(q.querySelectorAll('input[type=radio]')).map(r => r.value))""")
+
+
+def test_quiz_options_are_shuffled_per_reader_and_kept_on_reload(built_book, browser):
+    url = (built_book / "notebooks" / "05_rectgrad_bias.html").as_uri()
+    orders = []
+    for _reader in range(2):
+        context = browser.new_context(offline=True)
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        first = _option_orders(page)
+        page.reload(wait_until="load")
+        assert _option_orders(page) == first, "a reload changed the order of the options"
+        orders.append(first)
+        context.close()
+    written = [[str(i) for i in range(len(o))] for o in orders[0]]
+    assert orders[0] != written or orders[1] != written, "the options are not shuffled"
+
+
+def test_a_quiz_question_is_answered_by_keyboard_alone(built_book, browser):
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    page.goto((built_book / "notebooks" / "03_pot.html").as_uri(), wait_until="load")
+    question = page.locator(".quiz-question[data-kind=choice]").first
+    answer = question.get_attribute("data-answer")
+    in_question = "el => el.contains(document.activeElement) && document.activeElement.type === 'radio'"
+    page.locator(".quiz-title").first.click()               # start from the quiz's title, then only keys
+    for _ in range(40):
+        if question.evaluate(in_question):
+            break
+        page.keyboard.press("Tab")
+    assert question.evaluate(in_question), "Tab never reached the question's options"
+    page.keyboard.press("Space")                            # choose the focused option
+    for _ in range(question.locator("input[type=radio]").count()):
+        if question.locator("input[type=radio]:checked").get_attribute("value") == answer:
+            break
+        page.keyboard.press("ArrowDown")                    # arrow keys move the choice within the group
+    assert question.locator("input[type=radio]:checked").get_attribute("value") == answer
+    page.keyboard.press("Tab")                              # on to the Check button
+    assert page.evaluate("document.activeElement.className") == "quiz-check"
+    page.keyboard.press("Enter")
+    assert question.locator(".quiz-feedback").inner_text() == "Correct."
+    context.close()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

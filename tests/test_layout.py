@@ -25,7 +25,7 @@ MAX_LINES = 400
 #: only from units before its own (within a unit, e.g. ``paramsal/``, any order without cycles)
 LAYERS = ["_torch", "_network", "_hashing", "checks", "data", "models", "profiles", "evt", "paramsal", "rectgrad",
           "attributions", "baselines", "perturb", "metrics", "leakage", "depth", "experiments", "claims", "exercises",
-          "plots", "widgets", "notebook"]
+          "plots", "widgets", "quiz", "notebook"]
 
 
 def module_name(path: Path, root: Path) -> str:

@@ -100,3 +100,14 @@ def test_a_remedy_context_refuses_too_few_images(shapes_model):
     data = Shapes(4, split="test")
     with pytest.raises(ValueError, match="at least 8 images"):
         remedies.RemedyContext(shapes_model, data.images, data.labels, data.masks)
+
+
+def test_lerf_masks_remove_the_least_relevant_pixels_and_negation_is_no_substitute():
+    """The ranking is by |relevance|: a negated map gives the MoRF masks again (the chapter 7 exercise once relied
+    on negation and computed the MoRF leak under the name LeRF; the exercise audit caught it)."""
+    maps = torch.arange(16.0).view(1, 4, 4)
+    morf, lerf = leakage.removal_masks(maps, 0.25), leakage.removal_masks(maps, 0.25, order="lerf")
+    assert morf.flatten()[-4:].all() and lerf.flatten()[:4].all() and not (morf & lerf).any()
+    assert torch.equal(leakage.removal_masks(-maps, 0.25), morf)
+    with pytest.raises(ValueError, match="order must be"):
+        leakage.removal_masks(maps, 0.25, order="least")

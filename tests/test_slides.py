@@ -49,3 +49,34 @@ def test_decks_are_written_per_executed_notebook(tmp_path):
     written = slides.write_decks(tmp_path, tmp_path / "slides")
     assert [p.name for p in written] == ["09_chapter.html"]
     assert "../assets/js/reveal.js/dist/reveal.js" in written[0].read_text()
+
+
+VERDICT = ("- **holds** (shapes-resnet): The statistic is not normal. share rejecting: 0.98, 95% interval [0.97, 0.99], "
+           "n = 1000 reference images. Power: 80% to decide a true effect 0.05 beyond the threshold needs about 40 "
+           "reference images. <small>`ch2.statistic-is-not-normal`</small>")
+
+
+def _verdict_cell(text):
+    return {"cell_type": "code", "metadata": {}, "source": ["Markdown(st.claims.markdown(table))"],
+            "outputs": [{"output_type": "display_data", "data": {"text/markdown": text}}]}
+
+
+def test_a_slide_keeps_whole_sentences_and_the_displayed_formula():
+    """The review found chapter 5's "How RectGrad works" cut at "...of each unit,": a paragraph that runs on into
+    a formula keeps the formula and the rest of its sentence, and stops there."""
+    notebook = {"cells": [_cell("markdown", "# 9. A chapter\n\nOpening."),
+                          _cell("markdown", "## How it works\n\nAt each ReLU it keeps the relevance of each unit,\n\n"
+                                            "$$R_i = a_i g_i,$$\n\nwhere $a_i$ is the activation.\n\nA later paragraph.")]}
+    html = slides.deck(notebook)
+    assert "of each unit," in html and "R_i = a_i g_i," in html and "is the activation." in html
+    assert "A later paragraph" not in html
+
+
+def test_the_deck_shows_the_chapter_s_verdicts_without_the_power_plan():
+    notebook = {"cells": [_cell("markdown", "# 9. A chapter\n\nOpening."), _verdict_cell(VERDICT + "\n" + VERDICT.replace(
+        "**holds**", "**inconclusive**").replace("ch2.statistic-is-not-normal", "ch2.other")),
+                          _cell("markdown", "## Summary\n\n- one point.")]}
+    html = slides.deck(notebook)
+    assert "Verdicts</h2>" in html and "<strong>holds</strong>" in html and "<strong>inconclusive</strong>" in html
+    assert "95% interval [0.97, 0.99]" in html and "Power:" not in html and "ch2.statistic-is-not-normal" in html
+    assert html.index("Verdicts</h2>") < html.index("Summary</h2>")

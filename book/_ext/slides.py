@@ -2,9 +2,11 @@
 
 When the HTML build ends, each notebook that myst-nb executed (``_build/jupyter_execute/notebooks``)
 becomes ``slides/<chapter>.html``: a title slide (the chapter's title and opening paragraph), its learning
-objectives, one slide per section with the section's first paragraph and its first figure (the
-figure its code drew, as computed in this build), and the summary. Quizzes, exercises and appendices
-stay in the chapter. Code is not shown.
+objectives, one slide per section with the section's opening (whole sentences: a paragraph that runs on
+into a displayed formula or a list keeps them, up to the end of its sentence) and its first figure (the
+figure its code drew, as computed in this build), the chapter's verdicts (statement, effect, interval,
+verdict, as computed in this build) and the summary. Quizzes, exercises and appendices stay in the
+chapter. Code is not shown.
 
 Written by hand rather than with nbconvert's SlidesExporter: its reveal template loads jQuery,
 RequireJS and reveal.js from CDNs and drives MathJax 2's API, while the book serves MathJax 3 and
@@ -71,6 +73,38 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in BADGE.sub("", DIRECTIVE.sub("", text)).split("\n\n") if p.strip()]
 
 
+SENTENCE_END = re.compile(r"[.!?](\*\*|_|\)|\"|')*$")
+VERDICT_LINE = re.compile(r"^- \*\*(holds|does not hold|inconclusive|not evaluated)\*\*", re.M)
+VERDICTS_PER_SLIDE = 4
+
+
+def section_opening(paragraphs: list[str], most: int = 4) -> list[str]:
+    """The paragraphs a section's slide shows: the first, and those that finish its last sentence (a
+    displayed formula, a list, or text after either), at most ``most``."""
+    shown = []
+    for paragraph in paragraphs[:most]:
+        shown.append(paragraph)
+        ends = SENTENCE_END.search(paragraph.rstrip()) and not paragraph.rstrip().endswith(("$$", ":"))
+        if ends and not paragraph.lstrip().startswith(("$$", "-", "*", "1.")):
+            break
+    return shown
+
+
+def verdict_lines(cell: dict) -> list[str]:
+    """The claims' verdict lines (``st.claims.markdown``) a code cell printed: statement, effect, interval and
+    verdict, without the power plan."""
+    lines = []
+    for output in cell.get("outputs", []):
+        text = output.get("data", {}).get("text/markdown", "")
+        text = text if isinstance(text, str) else "".join(text)
+        for line in text.splitlines():
+            if VERDICT_LINE.match(line):
+                head = line.split(" Power:")[0].split(" At this effect")[0].rstrip()
+                claim = re.search(r"<small>.*?</small>", line)
+                lines.append(head if claim is None or claim.group(0) in head else f"{head} {claim.group(0)}")
+    return lines
+
+
 def _figure(cell: dict) -> str | None:
     for output in cell.get("outputs", []):
         png = output.get("data", {}).get("image/png")
@@ -114,10 +148,16 @@ def deck(notebook: dict) -> str:
         at = opening.index(objectives)                       # the sentence and the list that follows it
         text = "\n\n".join(opening[at:at + 2]).replace("**Learning objectives.**", "")
         slides.append(_slide("Learning objectives", _markdown(text)))
+    verdicts = list(dict.fromkeys(line for cell in notebook["cells"] if cell["cell_type"] == "code"
+                                  for line in verdict_lines(cell)))
     for heading, paragraphs, figures in parts[1:]:
         if heading.startswith(SKIPPED):
             continue
-        text = "\n\n".join(paragraphs if heading == "Summary" else paragraphs[:1])
+        if heading == "Summary":
+            slides.extend(_slide("Verdicts" + (f" ({i // VERDICTS_PER_SLIDE + 1})" if len(verdicts) > VERDICTS_PER_SLIDE
+                                               else ""), _markdown("\n".join(verdicts[i:i + VERDICTS_PER_SLIDE])))
+                          for i in range(0, len(verdicts), VERDICTS_PER_SLIDE))
+        text = "\n\n".join(paragraphs if heading == "Summary" else section_opening(paragraphs))
         slides.append(_slide(heading, _markdown(text) + "".join(figures[:1])))
     return PAGE.format(title=html.escape(title), slides="\n".join(slides), assets=ASSETS)
 

@@ -41,7 +41,8 @@ register(Exercise(
     "default q = 98.",
     mistakes={"RectGrad's percentile is in percent (0 to 100), not a fraction: pass percentile=q.":
               lambda model, images, labels, masks: dict(zip((50, 90, 99.5), _mass_by_percentile(
-                  model, images, labels, masks, percentiles=(0.5, 0.9, 0.995)).values()))}))
+                  model, images, labels, masks, percentiles=(0.5, 0.9, 0.995)).values()))},
+    outcome=lambda expected, **given: "mass accuracy " + ", ".join(f"{v:.3f} at q = {q}" for q, v in expected.items())))
 register(Exercise(
     "ch05.sign", lambda model, dark: {space: _inside(model, dark, space) for space in ("unit", "symmetric")},
     "In [0, 1] a black pixel's input is 0, so it holds no relevance; in [-1, 1] its sign follows the gradient's.",
@@ -70,14 +71,16 @@ def _aopc_by_substrate(model, images, labels, maps, k=4):
                                    k=k).mean().item() for name, m in maps.items()} for s in ("black", "blur")}
 
 
-def _pointing(model, images, labels, masks, window):
+def _occlusion_localization(model, images, labels, masks, window, metric=metrics.relevance_mass):
     maps = perturb.occlusion(model, images, labels, window=window, stride=window // 2)
-    return metrics.pointing_game(maps, masks).mean().item()
+    return metric(maps, masks).mean().item()
 
 
 register(Exercise(
     "ch06.more-masks", lambda model, images, labels, n_masks: _rise_floor(model, images, labels, n_masks),
-    "With four times the masks the seed floor is the bar a baseline effect must clear."))
+    "With four times the masks the seed floor is the bar a baseline effect must clear.",
+    mistakes={"Those use the profile's number of masks; pass n_masks=4 * shapes.rise_masks.":
+              lambda model, images, labels, n_masks: _rise_floor(model, images, labels, n_masks // 4)}))
 register(Exercise(
     "ch06.aopc-winner",
     lambda model, images, labels, maps: {s: max(d, key=d.get) for s, d in _aopc_by_substrate(
@@ -87,10 +90,16 @@ register(Exercise(
               lambda model, images, labels, maps: {
                   s: min(d, key=d.get) for s, d in _aopc_by_substrate(model, images, labels, maps).items()}}))
 register(Exercise(
-    "ch06.window-16", lambda model, images, labels, masks: _pointing(model, images, labels, masks, 16),
-    "A larger window smooths the map: compare the hit rate with the 8-pixel window's.",
-    mistakes={"That is the 8-pixel window's hit rate; use window=16 (stride 8).":
-              lambda model, images, labels, masks: _pointing(model, images, labels, masks, 8)}))
+    "ch06.window-16", lambda model, images, labels, masks: _occlusion_localization(model, images, labels, masks, 16),
+    "A larger window smooths the map and spreads it over the object's surroundings.",
+    mistakes={"That is the 8-pixel window's mass accuracy; use window=16 (stride 8).":
+              lambda model, images, labels, masks: _occlusion_localization(model, images, labels, masks, 8),
+              "That is the pointing game's hit rate; measure the relevance mass inside the masks.":
+              lambda model, images, labels, masks: _occlusion_localization(model, images, labels, masks, 16,
+                                                                           metric=metrics.pointing_game)},
+    outcome=lambda expected, model, images, labels, masks: (
+        f"mass accuracy {expected:.3f} with the 16-pixel window, "
+        f"{_occlusion_localization(model, images, labels, masks, 8):.3f} with the 8-pixel one")))
 
 
 # ----------------------------------------------------------------------------- chapter 7
@@ -101,8 +110,8 @@ def _interval_width(context, n):
     return evidence.high - evidence.low
 
 
-def _without_noise(context):
-    keep = [i for i, s in enumerate(context.substrates) if s not in NOISE]
+def _without_noise(context, drop=NOISE):
+    keep = [i for i, s in enumerate(context.substrates) if s not in drop]
     every = np.arange(len(context.images))
     return {way: cross_substrate_agreement(context.quality(way)[keep], every) for way in ("MoRF", "SRG")}
 
@@ -112,7 +121,8 @@ def _leak(context, model, least: bool, n: int = 480):
     the first ``n`` leak images."""
     images, labels = context.leak_data.images[:n], context.leak_data.labels[:n]
     guided = to_map(attribute(model, "GuidedBackprop", images, labels)).abs()
-    leak = model_leak(model, context.carriers[:n], removal_masks(-guided if least else guided, 0.1), labels,
+    removed = removal_masks(guided, 0.1, order="lerf" if least else "morf")
+    leak = model_leak(model, context.carriers[:n], removed, labels,
                       substrates=("black", "road"))
     return (leak.named.astype(float) - leak.named_other.astype(float)).groupby(leak.substrate).mean().to_dict()
 
@@ -124,10 +134,18 @@ register(Exercise(
               lambda context: _interval_width(context, len(context.images))}))
 register(Exercise(
     "ch07.without-noise", _without_noise,
-    "Compare with the agreement over all ten substrates: does SRG's advantage need the noise fills?"))
+    "Compare with the agreement over all the substrates: does SRG's advantage need the noise fills?",
+    mistakes={"That is the agreement over all the substrates; drop uniform and gaussian.":
+              lambda context: _without_noise(context, drop=()),
+              "Those are the noise substrates alone; keep the others.":
+              lambda context: _without_noise(context, drop=tuple(s for s in context.substrates if s not in NOISE))},
+    outcome=lambda expected, context: "; ".join(
+        f"{way}: {_without_noise(context, drop=())[way]:.2f} over all substrates, {expected[way]:.2f} without noise"
+        for way in ("MoRF", "SRG"))))
 register(Exercise(
     "ch07.lerf-leak", lambda context, model: _leak(context, model, least=True),
     "Compare with the leak of the most relevant pixels in the chapter's figure: how much of the class does the "
     "outline of the least relevant ones give away?",
-    mistakes={"Those are the most relevant pixels (MoRF); negate the |map| to remove the least relevant ones.":
+    mistakes={"Those are the most relevant pixels (MoRF): removal masks rank |relevance|, so negating the map "
+              "changes nothing; ask for the least relevant ones (order=\"lerf\").":
               lambda context, model: _leak(context, model, least=False)}, atol=1e-9))

@@ -16,20 +16,28 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..profiles import building_book
+from . import cores
+from .cores import CORES, add_once
+
 
 @dataclass(frozen=True)
 class Feedback:
-    """The verdict on one answer: ``passed`` and a message (shown as Markdown in a notebook)."""
+    """The verdict on one answer: ``passed`` and a message (shown as Markdown in a notebook). ``audit`` (only
+    while the book builds, for a passed answer): whether the check rejects each declared mistake and accepts
+    each declared correct route on the chapter's data, stored in the output's metadata for the tests."""
 
     exercise: str
     passed: bool
     message: str
+    audit: dict | None = None
 
     def __bool__(self) -> bool:
         return self.passed
 
-    def _repr_markdown_(self) -> str:
-        return f"{'✅ **Correct.**' if self.passed else '❌ **Not yet.**'} {self.message}"
+    def _repr_markdown_(self):
+        text = f"{'✅ **Correct.**' if self.passed else '❌ **Not yet.**'} {self.message}"
+        return (text, {AUDIT_KEY: self.audit}) if self.audit is not None else text
 
     def __repr__(self) -> str:
         return f"{'Correct.' if self.passed else 'Not yet.'} {self.message}"
@@ -38,7 +46,9 @@ class Feedback:
 @dataclass(frozen=True)
 class Exercise:
     """An answer key: ``expected(**given)`` gives the right answer; ``mistakes`` maps a hint to a function
-    ``(**given) -> a common wrong answer``; numbers compare within ``rtol`` / ``atol``."""
+    ``(**given) -> a common wrong answer`` (each must give a value the check rejects); ``routes`` maps a name to
+    another correct way to the answer (another library's estimator, another order of operations; each must
+    be accepted); numbers compare within ``rtol`` / ``atol``."""
 
     id: str
     expected: Callable[..., Any]
@@ -46,16 +56,20 @@ class Exercise:
     mistakes: dict[str, Callable[..., Any]] = field(default_factory=dict)
     rtol: float = 1e-4
     atol: float = 1e-8
+    routes: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    outcome: Callable[..., str] | None = None       # a "predict first" exercise: (expected, **given) -> the result
+                                                    # in words, shown beside the student's recorded prediction
+
+
+#: where a passed check's audit goes in the output's metadata (``Feedback.audit``)
+AUDIT_KEY = "saltools-exercise-audit"
 
 
 EXERCISES: dict[str, Exercise] = {}
 
 
 def register(exercise: Exercise) -> Exercise:
-    if exercise.id in EXERCISES:
-        raise ValueError(f"exercise {exercise.id!r} is registered twice")
-    EXERCISES[exercise.id] = exercise
-    return exercise
+    return add_once(EXERCISES, exercise)
 
 
 def _has_gap(answer) -> bool:
@@ -97,6 +111,8 @@ def difference(answer, expected, rtol: float = 1e-4, atol: float = 1e-8) -> str 
         problems = [f"[{k!r}]: {p}" for k in expected if (p := difference(answer[k], expected[k], rtol, atol))]
         return "; ".join(problems) or None
     if isinstance(expected, (set, frozenset)):
+        if not isinstance(answer, (set, frozenset, list, tuple)):
+            return f"expected a set (or list) of {len(expected)} names, got {type(answer).__name__}"
         return None if set(answer) == set(expected) else "the set is not the right one"
     if isinstance(expected, Real) or (isinstance(expected, torch.Tensor) and expected.ndim == 0):
         single = isinstance(answer, (torch.Tensor, np.ndarray)) and np.asarray(_as_array(answer)).size == 1
@@ -115,20 +131,43 @@ def difference(answer, expected, rtol: float = 1e-4, atol: float = 1e-8) -> str 
     return None if np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True) else "the values differ"
 
 
-def check(exercise: str, answer, **given) -> Feedback:
-    """Check ``answer`` to ``exercise`` (an id of ``EXERCISES``), the key computed from ``given``."""
+def check(exercise: str, answer, prediction=None, **given) -> Feedback:
+    """Check ``answer`` to ``exercise`` (an id of ``EXERCISES``), the key computed from ``given``. A "predict
+    first" exercise needs the ``prediction`` written down before the answer, and shows it beside the result. An
+    implement-the-core exercise (an id of ``cores.CORES``) takes the student's function as ``answer`` and runs it
+    on many random and edge cases against saltools."""
+    if exercise in CORES:
+        passed, message = cores.grade(CORES[exercise], answer)
+        return Feedback(exercise, passed, message, cores.audit(CORES[exercise]) if passed and building_book() else None)
     if exercise not in EXERCISES:
-        raise ValueError(f"unknown exercise {exercise!r}; expected one of {sorted(EXERCISES)}")
+        raise ValueError(f"unknown exercise {exercise!r}; expected one of {sorted(EXERCISES) + sorted(CORES)}")
     key = EXERCISES[exercise]
+    if key.outcome is not None and (_has_gap(prediction) or not str(prediction).strip()):
+        return Feedback(exercise, False, "Write down your prediction first (`prediction = ...`, in a few words), "
+                                         "then run this cell again.")
     if _has_gap(answer):
         return Feedback(exercise, False, "Fill in the gaps marked `...` first, then run this cell again.")
-    problem = difference(answer, key.expected(**given), key.rtol, key.atol)
+    expected = key.expected(**given)
+    problem = difference(answer, expected, key.rtol, key.atol)
     if problem is None:
-        return Feedback(exercise, True, key.explanation)
+        message = key.explanation
+        if key.outcome is not None:
+            message = f"You predicted: *{prediction}*. The result: {key.outcome(expected, **given)}. {message}"
+        return Feedback(exercise, True, message, audit(key, expected, given) if building_book() else None)
     for hint, mistake in key.mistakes.items():
         if difference(answer, mistake(**given), key.rtol, key.atol) is None:
             return Feedback(exercise, False, hint)
     return Feedback(exercise, False, f"{problem[0].upper()}{problem[1:]}.")
 
 
-__all__ = ["EXERCISES", "Exercise", "Feedback", "check", "difference", "register"]
+def audit(key: Exercise, expected, given: dict) -> dict:
+    """On ``given`` (a chapter's data): for each declared mistake, whether the check rejects it, and for each
+    declared route, whether the check accepts it. A mistake that equals the key there cannot be told from
+    understanding, and a correct route refused would fail a student who was right."""
+    return {"mistakes_rejected": {hint: difference(mistake(**given), expected, key.rtol, key.atol) is not None
+                                  for hint, mistake in key.mistakes.items()},
+            "routes_accepted": {name: difference(route(**given), expected, key.rtol, key.atol) is None
+                                for name, route in key.routes.items()}}
+
+
+__all__ = ["AUDIT_KEY", "EXERCISES", "audit", "Exercise", "Feedback", "check", "difference", "register"]

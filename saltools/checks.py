@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 import torch
 import torch.nn as nn
 
@@ -181,3 +183,26 @@ def model_input(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
 
 def _shape_words(ndim: int) -> str:
     return {4: "[N, C, H, W]", 3: "[C, H, W]"}.get(ndim, f"with {ndim} dimensions")
+
+
+def gpd_parameters(shape, scale) -> tuple[np.ndarray, np.ndarray]:
+    """Generalized Pareto shapes and scales as float arrays: ValueError unless every shape is finite and every
+    scale finite and > 0 (no GPD has another scale; a NaN shape is no fit)."""
+    shape, scale = np.asarray(shape, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    if not np.isfinite(shape).all():
+        raise ValueError(f"GPD shapes must be finite numbers; got {shape[~np.isfinite(shape)][:3].tolist()} "
+                         f"among {shape.size}")
+    if not (np.isfinite(scale) & (scale > 0)).all():
+        bad = scale[~(np.isfinite(scale) & (scale > 0))]
+        raise ValueError(f"GPD scales must be finite and > 0; got {bad[:3].tolist()} among {scale.size}")
+    return shape, scale
+
+
+def fraction(value, name: str) -> float:
+    """``value`` as a float strictly between 0 and 1 (a level, a quantile, a share): TypeError for a non-number
+    or a bool, ValueError for NaN or a value outside (0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in (0, 1); got {type(value).__name__} {value!r}")
+    if not 0 < float(value) < 1:                          # NaN fails this too
+        raise ValueError(f"{name} must lie in (0, 1); got {value!r}")
+    return float(value)

@@ -14,6 +14,8 @@ import pandas as pd
 import scipy.stats as ss
 from statsmodels.stats.diagnostic import lilliefors
 
+from . import checks
+
 MIN_EXCESSES = 10
 
 
@@ -30,6 +32,9 @@ def normality_tests(samples, index: pd.DataFrame | None = None, alpha: float = 0
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 20:
         raise ValueError(f"samples must be [n >= 20, filters]; got shape {x.shape}")
+    alpha = checks.fraction(alpha, "alpha")
+    if index is not None and len(index) != x.shape[1]:
+        raise ValueError(f"index must have one row per filter (column of samples): {x.shape[1]}; got {len(index)}")
     constant = x.std(axis=0) <= 1e-12 * np.maximum(np.abs(x).max(axis=0), 1e-300)
     table = pd.DataFrame({"mean": x.mean(0), "std": x.std(0, ddof=1), "constant": constant})
     live = x[:, ~constant]
@@ -77,6 +82,9 @@ def _anderson_darling_pvalue(x: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- GPD fitting
 def _as_padded(excesses, counts) -> tuple[np.ndarray, np.ndarray]:
     y = np.atleast_2d(np.asarray(excesses, dtype=np.float64))
+    if y.ndim != 2 or y.shape[1] == 0:
+        raise ValueError(f"excesses must be a non-empty [F, n] array (one row of excesses per tail); got shape "
+                         f"{np.shape(excesses)}")
     if counts is None:
         counts = np.full(len(y), y.shape[1])
     counts = np.asarray(counts, dtype=np.int64)
@@ -201,7 +209,11 @@ def _profile_derivatives(theta, y, valid, n):
 def gpd_loglik(excesses, shape, scale, counts=None) -> np.ndarray:
     """Mean log-likelihood per excess of each row under GPD(shape, scale), location 0: [F]."""
     y, valid = _as_padded(excesses, counts)
-    shape, scale = np.asarray(shape, float)[:, None], np.asarray(scale, float)[:, None]
+    shape, scale = checks.gpd_parameters(shape, scale)
+    if shape.shape != (len(y),) or scale.shape != (len(y),):
+        raise ValueError(f"shape and scale must have one value per row of excesses ({len(y)}); got "
+                         f"{shape.shape} and {scale.shape}")
+    shape, scale = shape[:, None], scale[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         z = y / scale
         exp_part = -np.log(scale) - z
@@ -215,9 +227,18 @@ def gpd_log_sf(excess, shape, scale) -> np.ndarray:
     """log P(Y > excess) under GPD(shape, scale), location 0, computed in log space (broadcasts).
 
     Beyond the endpoint of a negative shape (``excess >= -scale / shape``) it is ``-inf``
-    (probability 0: such a value is more extreme than anything the fitted tail allows).
+    (probability 0: such a value is more extreme than anything the fitted tail allows). A shape that is not
+    finite, a scale <= 0, a NaN excess or shapes that do not broadcast raise ``ValueError``: the result is
+    always a log-probability, <= 0.
     """
-    y, xi, sigma = np.broadcast_arrays(np.asarray(excess, float), np.asarray(shape, float), np.asarray(scale, float))
+    shape, scale = checks.gpd_parameters(shape, scale)
+    excess = np.asarray(excess, dtype=np.float64)
+    if np.isnan(excess).any():
+        raise ValueError(f"excesses must not be NaN; got {int(np.isnan(excess).sum())} NaN of {excess.size}")
+    try:
+        y, xi, sigma = np.broadcast_arrays(excess, shape, scale)
+    except ValueError as error:
+        raise ValueError(f"excess {excess.shape}, shape {shape.shape} and scale {scale.shape} do not broadcast") from error
     z = np.maximum(y, 0.0) / sigma
     with np.errstate(divide="ignore", invalid="ignore"):
         inside = 1 + xi * z

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
+from . import checks
 from .models import torchvision_weights_obtainable
 
 ENV_VAR = "SALTOOLS_PROFILE"
@@ -66,6 +67,15 @@ class Profile:
     domains: tuple[str, ...] = ("source",)
     weights: str | None = None
     scale: str = "default"
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", "int | None") and not (value is None and f.type == "int | None"):
+                checks.positive_int(value, f"Profile.{f.name}")
+        checks.fraction(self.tail_quantile, "Profile.tail_quantile")
+        if self.scale not in SCALES:
+            raise ValueError(f"Profile.scale must be one of {list(SCALES)}; got {self.scale!r}")
 
     def __str__(self) -> str:
         return "\n".join(f"{f.name:>13}: {getattr(self, f.name)}" for f in fields(self))

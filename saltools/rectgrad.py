@@ -13,6 +13,9 @@ ReLUs are caught as calls, not as modules (a ``TorchFunctionMode`` sees ``F.relu
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -79,6 +82,16 @@ class _Gate:
         return torch.where(importance > self.tau(importance), grad, torch.zeros_like(grad))
 
 
+def _check_rule(percentile, threshold) -> None:
+    """A constant ``threshold`` must be a finite number (NaN would zero every map); otherwise ``percentile`` must be
+    a number in [0, 100]."""
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
+            raise ValueError(f"threshold must be a finite number (or None for the percentile rule); got {threshold!r}")
+    elif isinstance(percentile, bool) or not isinstance(percentile, numbers.Real) or not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be a number in [0, 100]; got {percentile!r}")
+
+
 def rectify(activation: torch.Tensor, relevance: torch.Tensor, percentile: float | None = 98.0,
             threshold: float | None = None) -> torch.Tensor:
     """RectGrad's rule at one ReLU: the relevance passes where the importance ``activation * relevance`` exceeds
@@ -87,6 +100,7 @@ def rectify(activation: torch.Tensor, relevance: torch.Tensor, percentile: float
     if activation.shape != relevance.shape or activation.ndim < 2:
         raise ValueError(f"activation and relevance must share one shape [N, ...]; got {tuple(activation.shape)} "
                          f"and {tuple(relevance.shape)}")
+    _check_rule(percentile, threshold)
     return _Gate(None if threshold is not None else percentile, threshold)(activation, relevance)
 
 
@@ -157,8 +171,7 @@ class RectGrad:
                  multiply_by_inputs: bool = True, padding_trick: bool = False):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-        if threshold is None and not 0 <= percentile <= 100:
-            raise ValueError(f"percentile must lie in [0, 100]; got {percentile!r}")
+        _check_rule(percentile, threshold)
         self.forward_func = model
         self.percentile, self.threshold = float(percentile), threshold
         self.multiplies_by_inputs = bool(multiply_by_inputs)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from hypothesis import given, strategies as hst
 import scipy.stats as ss
 import torch
 
@@ -196,3 +197,52 @@ def test_last_stage_boundary_comes_from_the_model_not_a_constant(builder, first_
     import torchvision
     index = st.models.filter_index(getattr(torchvision.models, builder)(weights=None))
     assert index[index.stage == "layer4"].column.min() == first_layer4
+
+
+# ----------------------------------------------------------------------------- the GPD's parameters, refused when invalid
+SHAPES = hst.floats(-0.9, 2.0, allow_nan=False)
+SCALES = hst.floats(1e-3, 1e3, allow_nan=False)
+EXCESSES = hst.floats(0.0, 1e6, allow_nan=False)
+
+
+@given(EXCESSES, SHAPES, SCALES)
+def test_gpd_log_sf_is_a_log_probability_equal_to_scipy_s(excess, shape, scale):
+    out = float(evt.gpd_log_sf(excess, shape, scale))
+    assert out <= 0.0
+    expected = float(ss.genpareto.logsf(excess, shape, scale=scale))
+    assert out == expected or np.isclose(out, expected, rtol=1e-7, atol=1e-9), (out, expected)
+
+
+@given(EXCESSES, SHAPES, hst.one_of(hst.floats(max_value=0.0, allow_nan=False), hst.just(float("nan")),
+                                    hst.just(float("inf"))))
+def test_gpd_log_sf_refuses_a_scale_no_gpd_has(excess, shape, scale):
+    with pytest.raises(ValueError, match="scales must be finite and > 0"):
+        evt.gpd_log_sf(excess, shape, scale)
+
+
+@pytest.mark.parametrize("excess, shape, scale, message", [
+    (1.0, float("nan"), 1.0, "shapes must be finite"), (1.0, float("inf"), 1.0, "shapes must be finite"),
+    (float("nan"), 0.1, 1.0, "must not be NaN"), ([1.0, 2.0, 3.0], [0.1, 0.2], 1.0, "do not broadcast"),
+])
+def test_gpd_log_sf_refuses_nan_and_misshaped_input(excess, shape, scale, message):
+    with pytest.raises(ValueError, match=message):
+        evt.gpd_log_sf(excess, shape, scale)
+
+
+def test_the_review_s_probability_above_one_is_refused():
+    with pytest.raises(ValueError, match="scales must be finite and > 0"):
+        evt.gpd_log_sf(1.0, 0.1, -1.0)          # returned +1.05 before
+
+
+@pytest.mark.parametrize("excesses", [np.array([]), np.zeros((3, 0)), np.zeros((2, 2, 2))])
+def test_fit_gpd_refuses_empty_or_misshaped_excesses(excesses):
+    with pytest.raises(ValueError, match=r"non-empty \[F, n\] array"):
+        evt.fit_gpd(excesses)
+
+
+def test_gpd_loglik_refuses_invalid_parameters():
+    y = np.ones((2, 12))
+    with pytest.raises(ValueError, match="scales"):
+        evt.gpd_loglik(y, [0.1, 0.1], [1.0, 0.0])
+    with pytest.raises(ValueError, match="one value per row"):
+        evt.gpd_loglik(y, [0.1], [1.0])

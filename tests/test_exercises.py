@@ -153,6 +153,12 @@ def test_the_audit_catches_a_mistake_the_check_cannot_tell_and_a_route_it_refuse
     assert feedback.audit == {"mistakes_rejected": {"whole sample": False}, "routes_accepted": {"n - 1": False}}
     _, metadata = feedback._repr_markdown_()
     assert metadata[st.exercises.AUDIT_KEY] == feedback.audit
+    monkeypatch.setenv("SALTOOLS_SCALE", "smoke")            # CI's full-profile smoke run only shrinks the work
+    EXERCISES[key.id] = key
+    try:
+        assert check(key.id, 1.0, x=x).audit is None
+    finally:
+        del EXERCISES[key.id]
 
 
 def test_a_predict_first_exercise_needs_the_prediction_and_shows_it_beside_the_result():

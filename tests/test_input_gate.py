@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import warnings
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -225,3 +227,36 @@ def test_sizes_below_one_or_not_integers_are_refused(model, name, size, error):
     x, y = shapes_batch()
     with pytest.raises(error, match="must be a positive integer"):
         SIZES[name](model, x, y, size)
+
+
+# ----------------------------------------------------------------------------- parameters, second pass (issue 32)
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: st.profiles.get("embedded").with_(batch_size=0), ValueError, "Profile.batch_size must be a positive"),
+    (lambda: st.profiles.get("embedded").with_(n_reference=-5), ValueError, "Profile.n_reference must be a positive"),
+    (lambda: st.profiles.get("embedded").with_(tail_quantile=1.0), ValueError, "tail_quantile must lie in"),
+    (lambda: st.profiles.get("embedded").with_(scale="huge"), ValueError, "Profile.scale must be one of"),
+    (lambda: st.data.Shapes(2, start=-1), ValueError, "start must be a non-negative integer"),
+    (lambda: st.data.Shapes(2, texture=-0.5), ValueError, "texture must be a finite number >= 0"),
+    (lambda: st.data.Shapes(2, clutter=-2), ValueError, "clutter must be a non-negative integer"),
+    (lambda: st.evt.normality_tests(np.random.default_rng(0).random((30, 4)), alpha=2), ValueError,
+     "alpha must lie in"),
+    (lambda: st.evt.normality_tests(np.random.default_rng(0).random((30, 4)), alpha=True), TypeError,
+     "alpha must be a number"),
+    (lambda: st.evt.normality_tests(np.random.default_rng(0).random((30, 4)), index=pd.DataFrame({"a": [1, 2]})),
+     ValueError, "index must have one row per filter"),
+    (lambda: st.rectgrad.RectGrad(st.models.load("shapes-resnet"), threshold=float("nan")), ValueError,
+     "threshold must be a finite number"),
+    (lambda: st.rectgrad.RectGrad(st.models.load("shapes-resnet"), percentile=101), ValueError,
+     "percentile must be a number in"),
+    (lambda: st.depth.top_k_counts(torch.zeros(2, 3), ["a", "b", "c"], 0), ValueError, "k must be a positive"),
+    (lambda: st.depth.top_k_counts(torch.zeros(2, 3), ["a", "b"], 1), ValueError, r"scores must be \[N, 2\]"),
+    (lambda: st.leakage.removal_masks(torch.zeros(1, 4, 4), 0.5, order="least"), ValueError, "order must be"),
+])
+def test_parameters_are_refused_with_what_was_expected_and_what_came(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_predict_on_no_images_has_one_column_per_class():
+    model = st.models.load("shapes-resnet")
+    assert st.models.predict(model, torch.zeros(0, 3, 64, 64)).shape == (0, model(torch.zeros(1, 3, 64, 64)).shape[1])

@@ -299,6 +299,46 @@ def test_a_bad_cache_entry_is_moved_aside_recomputed_and_not_read_again(shapes_m
     assert torch.equal(third.mean_, first.mean_)
 
 
+def test_statistics_of_the_same_architecture_with_other_weights_are_refused(saved, shapes, tmp_path, monkeypatch):
+    """The zoo's shapes-resnet and shapes-resnet-seed1 share an architecture: each refuses the other's statistics,
+    from a file and from a cache entry renamed to its key (both fingerprints named)."""
+    _, path = saved
+    other = st.models.load("shapes-resnet-seed1")
+    mine, theirs = (st.paramsal.storage.weights_fingerprint(m) for m in (st.models.load("shapes-resnet"), other))
+    assert mine != theirs
+    with pytest.raises(StatisticsFileError, match=f"other weights.*{mine[:16]}.*{theirs[:16]}"):
+        ParameterSaliency.load(other, path)
+    monkeypatch.setenv("SALTOOLS_CACHE", str(tmp_path))
+    kwargs = dict(max_tail=10, sample_size=8, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateStatisticsWarning)
+        st.paramsal.reference_statistics(st.models.load("shapes-resnet"), shapes, **kwargs)
+        (entry,) = tmp_path.glob("*.pt")
+        key = st.paramsal.cache._cache_key(other, shapes, {"max_tail": 10, "sample_size": 8, "seed": 0})
+        entry.rename(tmp_path / f"{key}.pt")                             # served to the other model's key?
+        with pytest.warns(RuntimeWarning, match="other weights"):
+            refit = st.paramsal.reference_statistics(other, shapes, **kwargs)
+    assert refit.n_ == len(shapes.images)
+
+
+def test_a_failed_save_leaves_no_temporary_file(saved, tmp_path):
+    stats, _ = saved
+    with pytest.raises(OSError):
+        stats.save(tmp_path)                                  # a directory, not a file
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_read_only_cache_warns_and_still_returns_the_fit(shapes_model, shapes, tmp_path, monkeypatch):
+    monkeypatch.setenv("SALTOOLS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ParameterSaliency, "save", lambda self, path: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", str(path))))    # root ignores chmod: a refused write, simulated
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateStatisticsWarning)
+        with pytest.warns(RuntimeWarning, match="could not cache the fitted statistics.*PermissionError"):
+            stats = st.paramsal.reference_statistics(shapes_model, shapes, max_tail=10, sample_size=8, progress=False)
+    assert stats.n_ == len(shapes.images)
+
+
 # ----------------------------------------------------------------------------- the network
 def hanging_lookup(*args, **kwargs):
     time.sleep(30)

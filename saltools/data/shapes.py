@@ -164,6 +164,12 @@ class Shapes(torch.utils.data.Dataset):
             raise ValueError(f"unknown domain {domain!r}; expected one of {sorted(DOMAINS)}")
         if not isinstance(size, (int, np.integer)) or size < 16:
             raise ValueError(f"size must be an integer >= 16; got {size!r}")
+        if not isinstance(start, (int, np.integer)) or start < 0:
+            raise ValueError(f"start must be a non-negative integer (the first image's index); got {start!r}")
+        if texture is not None and not (isinstance(texture, (int, float, np.number)) and 0 <= float(texture) < np.inf):
+            raise ValueError(f"texture must be a finite number >= 0 (the texture's amplitude) or None; got {texture!r}")
+        if clutter is not None and (not isinstance(clutter, (int, np.integer)) or clutter < 0):
+            raise ValueError(f"clutter must be a non-negative integer (distractor shapes) or None; got {clutter!r}")
         if (corruption is None) != (severity == 0):
             raise ValueError("give a corruption together with a severity 1-5, or neither")
         if corruption is not None and (corruption not in CORRUPTIONS or severity not in (1, 2, 3, 4, 5)):

@@ -26,8 +26,11 @@ def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = Fal
                 for lo in tqdm(range(0, len(images), batch_size), disable=not progress, desc="predict")]
     with preserved_state(model), torch.no_grad():
         model.eval()
-        out = memory_layout_fallback(model, logits) if len(images) else []
-    return torch.cat(out) if out else torch.empty(0)
+        if not len(images):                    # no images: [0, classes], the classes read off one blank image
+            blank = checks.model_input(torch.zeros(1, *images.shape[1:], dtype=images.dtype), model)
+            return torch.empty(0, model(blank).shape[1])
+        out = memory_layout_fallback(model, logits)
+    return torch.cat(out)
 
 
 def accuracy(model: nn.Module, dataset, labels: torch.Tensor | None = None, batch_size: int = 64) -> float:

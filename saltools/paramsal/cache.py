@@ -21,9 +21,7 @@ def cache_dir() -> Path:
 
 def _cache_key(model: nn.Module, reference, settings: dict) -> str:
     digest = hashlib.sha256(repr((storage.VERSION, sorted(settings.items()))).encode())
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(storage.weights_fingerprint(model).encode())
     for images, labels in reference_batches(reference, None, 512):
         digest.update(images.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
         digest.update(torch.as_tensor(labels).to(torch.int64).numpy().tobytes())
@@ -51,6 +49,10 @@ def reference_statistics(model: nn.Module, reference, *, cache: bool = True, max
             warnings.warn(f"unusable cached statistics, moved to {aside} and fitted again: {error}", RuntimeWarning,
                           stacklevel=2)
     stats.fit(reference)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stats.save(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stats.save(path)
+    except OSError as error:                    # a read-only or full cache: the fit is not lost
+        warnings.warn(f"could not cache the fitted statistics in {path.parent} ({type(error).__name__}: {error}); "
+                      "they are returned, and will be fitted again next time", RuntimeWarning, stacklevel=2)
     return stats

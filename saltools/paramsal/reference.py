@@ -286,15 +286,16 @@ class ParameterSaliency:
 
     def save(self, path) -> None:
         """Save the fitted statistics (not the model) in the versioned format of ``paramsal.storage``:
-        with the model's layer names and filter counts and a checksum, checked by ``load``."""
-        storage.write(self.state_dict(), self.index_, path)
+        with the model's layer names, filter counts and weights fingerprint and a checksum, checked by ``load``."""
+        storage.write(self.state_dict(), self.index_, path, storage.weights_fingerprint(self.model))
 
     @classmethod
     def load(cls, model: nn.Module, path, **kwargs) -> "ParameterSaliency":
-        """Fitted statistics from ``save``, for the same model architecture; ``storage.StatisticsFileError``
-        (a ValueError naming the file and the problem) for a damaged, altered or foreign file."""
+        """Fitted statistics from ``save``, for the same model (architecture and weights);
+        ``storage.StatisticsFileError`` (a ValueError naming the file and the problem) for a damaged, altered or
+        foreign file, or one fitted for other weights (both fingerprints named)."""
         probe = filter_index(model)
-        state = storage.read(path, probe)
+        state = storage.read(path, probe, storage.weights_fingerprint(model))
         ps = cls(model, max_tail=max(int(state["max_tail"]), 1), sample_size=max(int(state["sample_size"]), 1),
                  **kwargs)
         ps.n_, ps.mean_, ps._m2 = int(state["n"]), state["mean"], state["m2"]

@@ -95,8 +95,10 @@ class TailFit:
         v = values.double().numpy()
         above = v > self.threshold
         with np.errstate(divide="ignore", invalid="ignore"):
-            gpd = self.log_rate + evt.gpd_log_sf(v - self.threshold, self.shape, self.scale)
-            gpd = np.where(self.scale > 0, gpd, -np.inf)       # a filter constant in the reference
+            live = self.scale > 0                                # a filter constant in the reference has none
+            excess = np.where(above, v - self.threshold, 0.0)    # below the threshold (or NaN) the GPD is not used
+            gpd = self.log_rate + evt.gpd_log_sf(excess, self.shape, np.where(live, self.scale, 1.0))
+            gpd = np.where(live, gpd, -np.inf)
         ordered = torch.sort(sample.double().T.contiguous(), dim=1).values          # [F, S]
         below_count = torch.searchsorted(ordered, values.double().T.contiguous(), side="left")   # [F, N]
         at_least = (ordered.shape[1] - below_count).T.numpy()

@@ -2,10 +2,11 @@
 
 A file is a ``torch.save``d dict of plain tensors, strings and ints (``torch.load(weights_only=True)``
 reads it): ``format`` and ``version``; the model's filter index fingerprint (``layers``: conv layer names,
-``filters``: filters per layer); the statistics (``n``, ``mean``, ``m2``, ``tail``, ``sample``,
+``filters``: filters per layer) and ``weights``, the SHA-256 of its parameters and buffers (statistics belong
+to weights, not only to an architecture); the statistics (``n``, ``mean``, ``m2``, ``tail``, ``sample``,
 ``fingerprints``, ``max_tail``, ``sample_size``); and ``checksum``, a SHA-256 of all of them. ``read``
 refuses, with the file's path and the reason, anything unreadable, of another format or version, for
-another model, altered since it was written, or inconsistent (non-finite moments, n < 1, shapes that
+another model or other weights, altered since it was written, or inconsistent (non-finite moments, n < 1, shapes that
 disagree).
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-FORMAT, VERSION = "saltools.reference_statistics", 2
+FORMAT, VERSION = "saltools.reference_statistics", 3
 _TENSORS = ("mean", "m2", "tail", "sample", "fingerprints")
 _INTS = ("n", "max_tail", "sample_size")
 
@@ -36,9 +37,20 @@ def layer_fingerprint(index: pd.DataFrame) -> tuple[list[str], list[int]]:
     return [str(name) for name in counts.index], [int(c) for c in counts.values]
 
 
+def weights_fingerprint(model) -> str:
+    """SHA-256 of a model's parameters and buffers (names, dtypes, shapes, bytes): the weights that fitted
+    statistics belong to."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def checksum(state: dict) -> str:
-    """SHA-256 over the fingerprint, the counts and every tensor's dtype, shape and bytes."""
-    digest = hashlib.sha256(repr((FORMAT, state["version"], state["layers"], state["filters"],
+    """SHA-256 over the fingerprints, the counts and every tensor's dtype, shape and bytes."""
+    digest = hashlib.sha256(repr((FORMAT, state["version"], state["layers"], state["filters"], state["weights"],
                                   [int(state[k]) for k in _INTS])).encode())
     for key in _TENSORS:
         tensor = state[key].detach().cpu().contiguous()
@@ -47,22 +59,26 @@ def checksum(state: dict) -> str:
     return digest.hexdigest()
 
 
-def write(state: dict, index: pd.DataFrame, path) -> None:
-    """Save statistics (keys ``_TENSORS`` and ``_INTS``) with the format header and the checksum, through
-    a temporary file so a reader never sees half a file."""
+def write(state: dict, index: pd.DataFrame, path, weights: str = "") -> None:
+    """Save statistics (keys ``_TENSORS`` and ``_INTS``) fitted on the model of filter index ``index`` and weights
+    ``weights`` (``weights_fingerprint``), with the format header and the checksum, through a temporary file so
+    a reader never sees half a file (removed when the write fails)."""
     layers, filters = layer_fingerprint(index)
-    full = {"format": FORMAT, "version": VERSION, "layers": layers, "filters": filters,
+    full = {"format": FORMAT, "version": VERSION, "layers": layers, "filters": filters, "weights": str(weights),
             **{k: int(state[k]) for k in _INTS}, **{k: state[k].detach().cpu() for k in _TENSORS}}
     full["checksum"] = checksum(full)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(full, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(full, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def read(path, index: pd.DataFrame) -> dict:
-    """The statistics saved in ``path`` for the model whose filter index is ``index``, validated;
-    ``StatisticsFileError`` (naming the file) otherwise."""
+def read(path, index: pd.DataFrame, weights: str | None = None) -> dict:
+    """The statistics saved in ``path`` for the model whose filter index is ``index`` (and, when given, whose
+    weights have the fingerprint ``weights``), validated; ``StatisticsFileError`` (naming the file) otherwise."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -71,6 +87,10 @@ def read(path, index: pd.DataFrame) -> dict:
         raise StatisticsFileError(path, f"not a readable statistics file ({type(error).__name__}: {error})") from None
     _check_header(path, state)
     _check_model(path, state, index)
+    if weights is not None and state["weights"] != weights:
+        raise StatisticsFileError(path, f"fitted for other weights of this architecture: the file's weights "
+                                        f"fingerprint is {state['weights'][:16] or '(none)'}..., this model's "
+                                        f"{weights[:16]}...; fit the statistics on this model")
     if state["checksum"] != checksum(state):
         raise StatisticsFileError(path, "the contents do not match the file's checksum (changed or corrupted "
                                         "after saving)")
@@ -84,7 +104,7 @@ def _check_header(path, state) -> None:
     if state.get("version") != VERSION:
         raise StatisticsFileError(path, f"format version {state.get('version')!r}, this saltools reads version "
                                         f"{VERSION}: fit the statistics again")
-    missing = [k for k in ("layers", "filters", "checksum", *_INTS, *_TENSORS) if k not in state]
+    missing = [k for k in ("layers", "filters", "weights", "checksum", *_INTS, *_TENSORS) if k not in state]
     if missing:
         raise StatisticsFileError(path, f"missing entries {missing}")
 

@@ -47,7 +47,24 @@ def images(x, name: str = "images", *, model: nn.Module | None = None, ndim: int
         raise ValueError(f"{name} must hold at least one image with at least one pixel; got shape {tuple(x.shape)}")
     if x.numel():
         values(x, name, value_range=input_range(model))
+    if model is not None:
+        fits(model, x, name, channel_axis=ndim - 3)
     return x
+
+
+def fits(model: nn.Module, x: torch.Tensor, name: str = "images", channel_axis: int = 1) -> None:
+    """Refuse a ``model`` that cannot take ``x``: weights on the meta device (never loaded), or a first
+    convolution that expects another number of channels than ``x`` has."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if any(p.is_meta for p in model.parameters()):
+        raise ValueError("model has weights on the meta device (no values): load its weights first, e.g. "
+                         "model.to_empty(device='cpu') then model.load_state_dict(...)")
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is not None and x.shape[channel_axis] != first.in_channels:
+        raise ValueError(f"{name} have {x.shape[channel_axis]} channels but the model's first convolution takes "
+                         f"{first.in_channels}" + (": repeat a grey channel (x.expand(-1, 3, -1, -1))"
+                                                   if first.in_channels == 3 and x.shape[channel_axis] == 1 else ""))
 
 
 def values(x: torch.Tensor, name: str, *, value_range: tuple[float, float] | None = None) -> torch.Tensor:
@@ -121,7 +138,7 @@ def labels_for(model: nn.Module, y, images: torch.Tensor, name: str = "labels") 
     if len(images):
         with preserved_state(model), torch.no_grad():
             model.eval()
-            classes = model(model_input(images[:1], model)).shape[-1]
+            classes = model(model_input(images[:1].clone(), model)).shape[-1]     # a model may edit it in place
         labels(y, len(images), name, classes=classes)
     return y
 
@@ -179,6 +196,25 @@ def model_input(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
     if p is None or not p.is_floating_point():
         return x
     return x.to(device=p.device, dtype=p.dtype)
+
+
+def returns_logits(model: nn.Module, images: torch.Tensor, name: str = "model") -> None:
+    """Refuse a classifier whose outputs on (the first two of) ``images`` are probabilities (rows in [0, 1]
+    that sum to 1) or log-probabilities (rows whose log-sum-exp is 0): the claims read logits. One forward
+    pass in eval mode, without gradients; the model is left as found."""
+    with preserved_state(model), torch.no_grad():
+        model.eval()
+        out = model(model_input(images[:2].clone(), model)).double()
+    if out.ndim != 2 or out.shape[1] < 2:
+        return
+    ones = torch.ones(len(out), dtype=out.dtype, device=out.device)
+    kind = ("probabilities (rows in [0, 1] that sum to 1)"
+            if bool(((out >= 0) & (out <= 1)).all()) and torch.allclose(out.sum(1), ones, atol=1e-4)
+            else "log-probabilities (rows whose log-sum-exp is 0)"
+            if torch.allclose(out.logsumexp(1), 0 * ones, atol=1e-4) else None)
+    if kind is not None:
+        raise ValueError(f"{name} must return logits, which the claims' evidence reads; its outputs are {kind}: "
+                         "pass the model without its final softmax (or log-softmax)")
 
 
 def _shape_words(ndim: int) -> str:

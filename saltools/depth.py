@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checks
-from .data import CORRUPTIONS
+from .data import CORRUPTIONS, DOMAINS
 from .models import Mistakes
 from .models import mistakes as find_mistakes
 from .paramsal import ParameterSaliency, intervention_curves, summarize_interventions
@@ -84,8 +84,16 @@ def statistic_by_stage(stats: ParameterSaliency) -> pd.DataFrame:
 def shift_conditions(domains=("source", "target"), corruptions=None, severities=(1, 2, 3, 4, 5)) -> list[dict]:
     """The query conditions of the depth-bias study: each clean domain, and every corruption of the
     source domain at every severity (keyword arguments for ``data.for_profile``)."""
+    corruptions = list(CORRUPTIONS if corruptions is None else corruptions)
+    for kind, given, known in (("domains", domains, DOMAINS), ("corruptions", corruptions, CORRUPTIONS)):
+        unknown = [name for name in given if name not in known]
+        if unknown:
+            raise ValueError(f"unknown {kind} {unknown}; expected names from {sorted(known)}")
+    bad = [s for s in severities if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= 5]
+    if bad:
+        raise ValueError(f"severities must be integers from 1 to 5; got {bad}")
     conditions = [{"domain": domain} for domain in domains]
-    for corruption in (CORRUPTIONS if corruptions is None else corruptions):
+    for corruption in corruptions:
         conditions += [{"domain": "source", "corruption": corruption, "severity": s} for s in severities]
     return conditions
 

@@ -203,20 +203,23 @@ def _curve_scores(model, images, keep, target, substrate, seed, dataset_mean, ou
     return scores.view(len(images), -1)
 
 
-def auc(curves: torch.Tensor) -> torch.Tensor:
-    """Area under each curve [N, T] with x running from 0 to 1 (trapezoid rule): [N]."""
+def _curves(curves) -> torch.Tensor:
     curves = torch.as_tensor(curves).double()
     if curves.ndim != 2 or curves.shape[1] < 2:
         raise ValueError(f"curves must have shape [N, T] with at least two steps; got {tuple(curves.shape)}")
+    return checks.values(curves, "curves")          # a NaN would make the area NaN without a word
+
+
+def auc(curves: torch.Tensor) -> torch.Tensor:
+    """Area under each curve [N, T] with x running from 0 to 1 (trapezoid rule): [N]."""
+    curves = _curves(curves)
     return torch.trapezoid(curves, dx=1.0 / (curves.shape[1] - 1), dim=1)
 
 
 def aopc(curves: torch.Tensor, k: int | None = None) -> torch.Tensor:
     """Area over the MoRF perturbation curve (Samek et al. 2017): mean drop from the unperturbed score
     over the first ``k`` + 1 steps (default all): [N]."""
-    curves = torch.as_tensor(curves).double()
-    if curves.ndim != 2 or curves.shape[1] < 2:
-        raise ValueError(f"curves must have shape [N, T] with at least two steps; got {tuple(curves.shape)}")
+    curves = _curves(curves)
     k = curves.shape[1] - 1 if k is None else k
     if not 1 <= k < curves.shape[1]:
         raise ValueError(f"k must lie in [1, {curves.shape[1] - 1}] (steps after the unperturbed one); got {k}")

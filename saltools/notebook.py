@@ -1,4 +1,5 @@
-"""Helpers for the book's notebooks: one summary line per cell for warnings that come in floods.
+"""Helpers for the book's notebooks: one summary line per cell for warnings that come in floods, and
+figures displayed with their text alternative (``describe_figures``).
 
 At smoke scale, or with a small reference set, every fit of a cell can warn that its statistics rest on
 too little data (``DegenerateStatisticsWarning``), and a cell printed two dozen such lines. Written by hand:
@@ -8,8 +9,14 @@ from __future__ import annotations
 
 import sys
 import warnings
+import weakref
+
+import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from .paramsal import DegenerateStatisticsWarning
+from .plots.alt import figure_html, png_bytes
 
 
 class WarningSummary:
@@ -64,3 +71,37 @@ def summarize_warnings(category: type[Warning] = DegenerateStatisticsWarning) ->
     shell.events.register("pre_run_cell", summary.start)
     shell.events.register("post_run_cell", summary.finish)
     return summary
+
+
+class FigureFormats:
+    """IPython formatters that draw a figure once for both of its outputs: ``html`` (an ``<img>`` with the
+    figure's text alternative; IPython asks for it first) keeps the PNG it drew for ``png``."""
+
+    def __init__(self):
+        self.drawn: "weakref.WeakKeyDictionary[Figure, bytes]" = weakref.WeakKeyDictionary()
+
+    def html(self, figure: Figure) -> str:
+        self.drawn[figure] = png_bytes(figure)
+        return figure_html(figure, self.drawn[figure])
+
+    def png(self, figure: Figure) -> bytes:
+        drawn = self.drawn.pop(figure, None)
+        return png_bytes(figure) if drawn is None else drawn
+
+
+def describe_figures() -> bool:
+    """In IPython or Jupyter, display every matplotlib figure as an ``<img>`` with its text alternative
+    (``plots.alt.alt_text``: what it shows and its key numbers) beside the plain PNG, so screen readers in
+    Jupyter and in the book's HTML read what the figure says. Returns whether it is on (False outside IPython)."""
+    try:
+        from IPython import get_ipython                     # optional dependency
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    plt.switch_backend(matplotlib.get_backend())     # start the inline backend now: it drops Figure's formatters
+    formats = FigureFormats()
+    shell.display_formatter.formatters["text/html"].for_type(Figure, formats.html)
+    shell.display_formatter.formatters["image/png"].for_type(Figure, formats.png)
+    return True

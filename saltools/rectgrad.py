@@ -13,6 +13,7 @@ ReLUs are caught as calls, not as modules (a ``TorchFunctionMode`` sees ``F.relu
 """
 from __future__ import annotations
 
+import collections
 import math
 import numbers
 
@@ -30,6 +31,13 @@ from .models.architectures import Normalize
 
 _RELUS = {F.relu: False, torch.relu: False, torch.Tensor.relu: False,
           F.relu_: True, torch.relu_: True, torch.Tensor.relu_: True}
+#: the other elementwise nonlinearities (by the name torch calls them): RectGrad's rule is defined at ReLUs only,
+#: so a model with any of them on the gradient path would get plain gradients there, silently
+UNRECTIFIED = frozenset(
+    f"{name}{suffix}" for name in ("leaky_relu", "hardtanh", "relu6", "gelu", "silu", "hardswish", "sigmoid", "tanh",
+                                   "elu", "softplus", "mish", "prelu", "hardsigmoid", "selu", "celu", "rrelu",
+                                   "logsigmoid", "softsign", "tanhshrink", "threshold", "hardshrink", "softshrink",
+                                   "glu") for suffix in ("", "_"))
 
 
 def percentile_rows(values: torch.Tensor, q: float) -> torch.Tensor:
@@ -105,14 +113,19 @@ def rectify(activation: torch.Tensor, relevance: torch.Tensor, percentile: float
 
 
 class _RectifyReLUs(TorchFunctionMode):
-    """Routes every ReLU call made while active through ``_RectifiedReLU``."""
+    """Routes every ReLU call made while active through ``_RectifiedReLU``, and counts the calls of other
+    nonlinearities on the gradient path (``UNRECTIFIED``) in ``unrectified``."""
 
     def __init__(self, gate: _Gate):
         super().__init__()
         self.gate = gate
+        self.unrectified: collections.Counter = collections.Counter()
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in UNRECTIFIED and any(getattr(a, "requires_grad", False) for a in (*args, *kwargs.values())):
+            self.unrectified[name] += 1
         if func in _RELUS:
             x = args[0] if args else kwargs["input"]
             inplace = _RELUS[func] or bool(kwargs.get("inplace", args[1] if len(args) > 1 else False))
@@ -159,7 +172,8 @@ class RectGrad:
 
     Parameters
     ----------
-    model : any module whose nonlinearities are ReLUs (modules or functional calls).
+    model : any module whose nonlinearities are ReLUs (modules or functional calls); ``gradient`` and
+        ``attribute`` refuse a model with another nonlinearity (``UNRECTIFIED``) on the gradient path.
     percentile : q of the per-sample, per-layer threshold (98 in the paper and its code).
     threshold : a constant tau replacing the percentile (the original code's ``rectgradconst``);
         ``threshold=0`` is exactly Guided Backprop.
@@ -185,8 +199,15 @@ class RectGrad:
         with preserved_state(model), torch.enable_grad():
             model.eval()
             x = checks.model_input(inputs.detach(), model).clone().requires_grad_(True)
-            with _padding_trick(model, self.padding_trick), _RectifyReLUs(_Gate(self.percentile, self.threshold)):
+            rectifying = _RectifyReLUs(_Gate(self.percentile, self.threshold))
+            with _padding_trick(model, self.padding_trick), rectifying:
                 logits = model(x, *extra)
+            if rectifying.unrectified:
+                found = ", ".join(f"{name} ({count} call{'s' * (count > 1)})"
+                                  for name, count in sorted(rectifying.unrectified.items()))
+                raise ValueError(f"RectGrad rectifies ReLUs only, and the model computes {found} on the gradient "
+                                 "path, where it would pass plain gradients; replace them by ReLU or explain the "
+                                 "model with another method")
             chosen = _select(logits, target)
             (grad,) = torch.autograd.grad(chosen.sum(), x)
         return grad.to(inputs.dtype)

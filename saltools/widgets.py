@@ -4,7 +4,7 @@ in the browser, so the static HTML stays interactive without a kernel (``precomp
 from __future__ import annotations
 
 import functools
-import io
+import numbers
 import os
 
 import ipywidgets as widgets
@@ -25,7 +25,9 @@ from .leakage import filled, removal_masks
 from .metrics import relevance_mass
 from .models import predict
 from .perturb import occlusion
-from .plots import attribution_maps, claim_across_models, depth_shares, image_grid, ranking_bars, show_image
+from .plots import (CATEGORICAL, accessible, attribution_maps, claim_across_models, depth_shares, image_grid,
+                    ranking_bars, show_image)
+from .plots.alt import figure_html
 from .profiles import building_book, current as current_profile
 from .rectgrad import RectGrad
 
@@ -37,8 +39,10 @@ def _explore(draw, controls: dict, grid: dict | None = None) -> dict:
     While the book builds (and ``grid`` is given): one frame per combination of the ``grid`` values
     (name -> values, at most a dozen frames in all; the first ``n_frames`` values of each under the current
     profile, e.g. at the smoke scale), switched in the browser by the controls
-    (``jslink`` to a ``Stack``), so the static page stays interactive with no kernel.
+    (``jslink`` to a ``Stack``), so the static page stays interactive with no kernel. Either way the
+    figures take saltools' colours and carry their text alternative (``plots.accessible``).
     """
+    draw = accessible(draw)
     if grid and building_book():
         limit = current_profile().n_frames
         grid = {name: list(values)[:limit] for name, values in grid.items()}
@@ -63,11 +67,26 @@ def _explore(draw, controls: dict, grid: dict | None = None) -> dict:
     return controls
 
 
-def _png(figure: plt.Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+def _control(kind: type, value, **options):
+    """An ipywidgets control of ``kind`` set to ``value``; a ValueError naming what it offers when ``value`` is
+    not one of its ``options`` or outside its ``min``..``max`` (a slider would clamp it without a word, a
+    dropdown fail deep in traitlets)."""
+    name = options.get("description", "value")
+    if "options" in options:
+        offered = [o[1] if isinstance(o, tuple) else o for o in options["options"]]
+        if value not in offered:
+            raise ValueError(f"{name} must be one of {offered}; got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real) or not options["min"] <= value <= options["max"]:
+        raise ValueError(f"{name} must be a number in [{options['min']:g}, {options['max']:g}]; got {value!r}")
+    return kind(value=value, **options)
+
+
+def _frame(figure: plt.Figure) -> widgets.HTML:
+    """``figure`` as a frame: an HTML widget holding the figure's ``<img>`` with its text alternative as
+    ``alt`` (an ``Image`` widget has no alt, and ipywidgets' HTML manager cannot show one with a tooltip)."""
+    frame = widgets.HTML(value=figure_html(figure, css_class="widget-image"))
     plt.close(figure)
-    return buffer.getvalue()
+    return frame
 
 
 def precomputed(draw, grid: dict, defaults: dict, controls: dict | None = None) -> dict:
@@ -91,11 +110,11 @@ def precomputed(draw, grid: dict, defaults: dict, controls: dict | None = None) 
         for value in values[name]:
             params = {**fixed, name: value}
             if level == len(names) - 1:
-                children.append(widgets.Image(value=_png(draw(**params)), format="png",
-                                              layout=widgets.Layout(max_width="100%", height="auto")))
+                children.append(_frame(draw(**params)))
             else:
                 children.append(build(level + 1, params))
-        stack = widgets.Stack(children, selected_index=values[name].index(defaults[name]))
+        stack = widgets.Stack(children, selected_index=values[name].index(defaults[name]),
+                              layout=widgets.Layout(overflow="visible"))     # not a scroll region
         stacks[name].append(stack)
         return stack
 
@@ -136,7 +155,7 @@ def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torc
         axes[1].imshow(heat.numpy(), cmap="magma", alpha=0.6)
         names = [f"{classes[y]} (true)", f"{classes[wrong]} (predicted)"]
         axes[2].barh([0.2, 1.2], [before[y].item(), before[wrong].item()], height=0.4, color="lightgray", label="before")
-        axes[2].barh([-0.2, 0.8], [after[y].item(), after[wrong].item()], height=0.4, color="tab:blue",
+        axes[2].barh([-0.2, 0.8], [after[y].item(), after[wrong].item()], height=0.4, color=CATEGORICAL[0],
                      label=f"top-{k} filters zeroed")
         axes[2].set(yticks=[0, 1], yticklabels=names, xlim=(0, 1), xlabel="probability")
         axes[2].legend(fontsize=8, loc="lower right")
@@ -145,8 +164,8 @@ def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torc
 
     options = [(f"{n}: {classes[int(t)]} seen as {classes[int(p)]}", n)
                for n, (t, p) in enumerate(zip(mistakes.labels, mistakes.predictions))]
-    controls = {"image": widgets.Dropdown(options=options, value=0, description="mistake"),
-                "k": widgets.IntSlider(value=k, min=1, max=k_max, description="k")}
+    controls = {"image": _control(widgets.Dropdown, 0, options=options, description="mistake"),
+                "k": _control(widgets.IntSlider, k, min=1, max=k_max, description="k")}
     grid = {"image": list(range(min(3, len(options)))), "k": sorted({1, k, k_max})}
     return _explore(draw, controls, grid)
 
@@ -164,9 +183,9 @@ def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, 
         col = int(rows.column.iloc[min(filter, len(rows) - 1)])
         x = stats.sample_[:, col].double().numpy()
         fig, ax = plt.subplots(figsize=(7, 3.2))
-        ax.hist(x, bins=80, density=True, color="tab:blue", alpha=0.6, label="reference sample")
+        ax.hist(x, bins=80, density=True, color=CATEGORICAL[0], alpha=0.6, label="reference sample")
         grid = np.linspace(0, max(x.max(), fit.threshold[col]) * 1.05, 400)
-        ax.plot(grid, ss.norm.pdf(grid, stats.mean_[col].item(), stats.std_[col].item()), color="tab:red",
+        ax.plot(grid, ss.norm.pdf(grid, stats.mean_[col].item(), stats.std_[col].item()), color=CATEGORICAL[1],
                 label="normal (mean, std)")
         above = grid[grid > fit.threshold[col]]
         rate = np.exp(fit.log_rate)
@@ -180,9 +199,9 @@ def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, 
         fig.tight_layout()
         return fig
 
-    controls = {"layer": widgets.Dropdown(options=layers, value=layer or layers[-1], description="layer"),
-                "filter": widgets.IntSlider(value=filter, min=0, max=int(index.groupby("layer").size().max()) - 1,
-                                            description="filter")}
+    controls = {"layer": _control(widgets.Dropdown, layer or layers[-1], options=layers, description="layer"),
+                "filter": _control(widgets.IntSlider, filter, min=0, max=int(index.groupby("layer").size().max()) - 1,
+                                   description="filter")}
     default = layer or layers[-1]
     grid = {"layer": list(dict.fromkeys([default, layers[0], layers[len(layers) // 3], layers[2 * len(layers) // 3]])),
             "filter": [filter, filter + 1, filter + 2]}
@@ -202,17 +221,17 @@ def threshold_explorer(stats: "paramsal.ParameterSaliency", values: torch.Tensor
                                                                               value_name="share")
         panels = 2 if planted is not None else 1
         fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3), squeeze=False)
-        sns.barplot(data=tidy, x="stage", y="share", hue="scorer", ax=axes[0, 0])
+        sns.barplot(saturation=1, data=tidy, x="stage", y="share", hue="scorer", ax=axes[0, 0])
         axes[0, 0].set(ylabel=f"share of the top {k}", ylim=(0, 1))
         if planted is not None:
             sub = planted[planted.scorer.isin(["zscore", f"pot@{quantile}"])]
-            sns.barplot(data=sub, x="stage", y=f"recall@{k}", hue="scorer", errorbar=None, ax=axes[0, 1])
+            sns.barplot(saturation=1, data=sub, x="stage", y=f"recall@{k}", hue="scorer", errorbar=None, ax=axes[0, 1])
             axes[0, 1].set(ylabel=f"planted filters in the top {k}", ylim=(0, 1))
         fig.tight_layout()
         return fig
 
-    controls = {"quantile": widgets.SelectionSlider(options=list(quantiles), value=quantile,
-                                                    description="threshold q")}
+    controls = {"quantile": _control(widgets.SelectionSlider, quantile, options=list(quantiles),
+                                     description="threshold q")}
     return _explore(draw, controls, {"quantile": list(quantiles)})
 
 
@@ -226,10 +245,10 @@ def depth_explorer(table, corruptions, severities=(1, 2, 3, 4, 5), corruption: s
         return depth_shares(sub, title=f"{corruption}, severity {severity}: {n} mistakes")
 
     corruptions = list(corruptions)
-    controls = {"corruption": widgets.Dropdown(options=corruptions, value=corruption or corruptions[0],
-                                               description="corruption"),
-                "severity": widgets.IntSlider(value=severity, min=min(severities), max=max(severities),
-                                              description="severity")}
+    controls = {"corruption": _control(widgets.Dropdown, corruption or corruptions[0], options=corruptions,
+                                       description="corruption"),
+                "severity": _control(widgets.IntSlider, severity, min=min(severities), max=max(severities),
+                                     description="severity")}
     default = corruption or corruptions[0]
     grid = {"corruption": list(dict.fromkeys([default, *corruptions]))[:4], "severity": list(severities)[:3]}
     return _explore(draw, controls, grid)
@@ -260,10 +279,10 @@ def rectgrad_explorer(model, n: int = 4, percentile: float = 98.0, brightness: f
         fig.tight_layout()
         return fig
 
-    controls = {"percentile": widgets.FloatSlider(value=percentile, min=50, max=99.5, step=0.5,
-                                                  description="percentile"),
-                "brightness": widgets.FloatSlider(value=brightness, min=0, max=1, step=0.1,
-                                                  description="object grey")}
+    controls = {"percentile": _control(widgets.FloatSlider, percentile, min=50, max=99.5, step=0.5,
+                                       description="percentile"),
+                "brightness": _control(widgets.FloatSlider, brightness, min=0, max=1, step=0.1,
+                                       description="object grey")}
     grid = {"percentile": sorted({90.0, percentile, 99.5}), "brightness": sorted({0.0, brightness, 0.2, 0.8, 1.0})[:4]}
     return _explore(draw, controls, grid)
 
@@ -278,9 +297,9 @@ def occlusion_explorer(model, images: torch.Tensor, labels: torch.Tensor, baseli
         maps = occlusion(model, images, labels, baseline=baseline, window=window, stride=stride)
         return attribution_maps(images, {f"occlusion, {baseline}, {window}/{stride}": maps}, size=1.5)
 
-    controls = {"baseline": widgets.Dropdown(options=list(BASELINES), value=baseline, description="baseline"),
-                "window": widgets.Dropdown(options=list(windows), value=window, description="window"),
-                "stride": widgets.Dropdown(options=list(strides), value=stride, description="stride")}
+    controls = {"baseline": _control(widgets.Dropdown, baseline, options=list(BASELINES), description="baseline"),
+                "window": _control(widgets.Dropdown, window, options=list(windows), description="window"),
+                "stride": _control(widgets.Dropdown, stride, options=list(strides), description="stride")}
     grid = {"baseline": list(dict.fromkeys([baseline, "black", "dataset_mean", "blur", "uniform"]))[:4],
             "window": list(windows)[:3]}
     return _explore(draw, controls, grid)
@@ -295,9 +314,9 @@ def ranking_explorer(scores, substrate: str = "black", curve: str = "deletion / 
         return ranking_bars(sub, f"{mode}, {order.upper()}, substrate: {substrate}", lower_is_better=better_low)
 
     curves = sorted({f"{m} / {o}" for m, o in zip(scores["mode"], scores.order)})
-    controls = {"substrate": widgets.Dropdown(options=list(dict.fromkeys(scores.substrate)), value=substrate,
-                                              description="substrate"),
-                "curve": widgets.Dropdown(options=curves, value=curve, description="curve")}
+    controls = {"substrate": _control(widgets.Dropdown, substrate, options=list(dict.fromkeys(scores.substrate)),
+                                      description="substrate"),
+                "curve": _control(widgets.Dropdown, curve, options=curves, description="curve")}
     curve_grid = list(dict.fromkeys([curve, *(c for c in curves if c.startswith("deletion"))]))[:2]
     return _explore(draw, controls, {"substrate": list(dict.fromkeys(scores.substrate)), "curve": curve_grid})
 
@@ -314,9 +333,9 @@ def removal_explorer(model, images: torch.Tensor, labels: torch.Tensor, maps: to
         return image_grid(shown, [f"p(class) = {p:.2f}" for p in probability.tolist()], ncols=len(images),
                           suptitle=title)
 
-    controls = {"substrate": widgets.Dropdown(options=list(dict.fromkeys([substrate, *substrates, *BASELINES])),
-                                              value=substrate, description="substrate"),
-                "share": widgets.Dropdown(options=list(shares), value=share, description="removed")}
+    controls = {"substrate": _control(widgets.Dropdown, substrate, options=list(dict.fromkeys([*substrates, *BASELINES])),
+                                      description="substrate"),
+                "share": _control(widgets.Dropdown, share, options=list(shares), description="removed")}
     return _explore(draw, controls, {"substrate": list(substrates), "share": list(shares)})
 
 
@@ -325,7 +344,7 @@ def claim_explorer(board, claim: str | None = None) -> dict:
     ``claims.scoreboard``)."""
     claims = list(dict.fromkeys(board.claim))
     default = claim or claims[0]
-    controls = {"claim": widgets.Dropdown(options=claims, value=default, description="claim",
-                                          layout=widgets.Layout(width="36em"))}
+    controls = {"claim": _control(widgets.Dropdown, default, options=claims, description="claim",
+                                  layout=widgets.Layout(width="36em"))}
     grid = {"claim": list(dict.fromkeys([default, *claims]))[:12]}
     return _explore(lambda claim: claim_across_models(board, claim), controls, grid)

@@ -1,12 +1,16 @@
 """The built book in a real browser (Debian's chromium, headless, offline): every widget renders,
 every figure loads, moving a control switches the precomputed frame without a kernel, and every
 chapter's quiz tells a wrong answer from the right one (naming the wrong one's misconception) and explains
-both, shuffles its options per reader, and can be answered by keyboard alone.
-Screenshots of every chapter land in ``_build/test/screenshots``."""
+both, shuffles its options per reader, and can be answered by keyboard alone; every page passes axe-core's
+WCAG 2.1 A and AA rules in the light and the dark theme, every image has a meaningful alt, and a widget
+works by keyboard alone. Screenshots of every chapter land in ``_build/test/screenshots``."""
+import collections
 import shutil
+from pathlib import Path
 
 import pytest
 
+from saltools.plots.alt import is_meaningful
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.book
@@ -32,6 +36,17 @@ def browser():
         launched.close()
 
 
+#: axe-core's rule sets for WCAG 2.1 levels A and AA
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+#: violations from the theme or a third-party script that the book cannot fix: (rule, page) -> reason and the
+#: upstream issue. Nothing else is excused.
+EXCUSED: dict[tuple[str, str], str] = {}
+OTHER_PAGES = ["book/intro.html", "book/teachers.html", "book/glossary.html", "book/references.html",
+               "book/colab.html", "book/claims_changelog.html", "slides/05_rectgrad_bias.html"]
+ALL_PAGES = [f"notebooks/{chapter}.html" for chapter in CHAPTERS] + OTHER_PAGES
+IMAGE_ALTS = "() => Array.from(document.querySelectorAll('img')).map(img => [img.getAttribute('alt'), img.src.slice(0, 60)])"
+
+
 class Pages:
     """Chapter pages opened offline, each once, with a screenshot: ``pages[chapter] -> (page, errors, views)``."""
 
@@ -45,19 +60,26 @@ class Pages:
             page = self.context.new_page()
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((self.built_book / "notebooks" / f"{chapter}.html").as_uri(), wait_until="load")
+            page.goto((self.built_book / page_path(chapter)).as_uri(), wait_until="load")
             views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
             if views:
                 page.wait_for_function("document.querySelectorAll('.widget-subarea img.widget-image').length > 0",
                                        timeout=60_000)
             if page.locator(".math").count():        # MathJax, served by the book, typesets offline
                 page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
+            if page.locator(".reveal").count():
+                page.wait_for_function("document.querySelector('.reveal.ready') !== null", timeout=30_000)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(self.shots / f"{chapter}.png"), full_page=True)
+            page.screenshot(path=str(self.shots / f"{Path(chapter).stem}.png"), full_page=True)
             self.opened[chapter] = (page, errors, views)
         page = self.opened[chapter][0]
         page.bring_to_front()       # a page in the background gets no animation frames: every action would wait
         return self.opened[chapter]
+
+
+def page_path(name: str) -> str:
+    """A chapter's name, or a page's path under the built book's HTML."""
+    return name if name.endswith(".html") else f"notebooks/{name}.html"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +87,68 @@ def pages(built_book, browser):
     context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
     yield Pages(built_book, context)
     context.close()
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's WCAG 2.1 A/AA violations of ``page``: one dict per rule and element."""
+    from axe_playwright_python.sync_playwright import Axe
+    page.evaluate(Axe().axe_script)
+    found = page.evaluate("options => axe.run(document, options)",
+                          {"runOnly": {"type": "tag", "values": WCAG}, "resultTypes": ["violations"]})
+    return [{"rule": v["id"], "impact": v["impact"], "element": " ".join(map(str, node["target"])),
+             "html": node["html"][:160]} for v in found["violations"] for node in v["nodes"]]
+
+
+@pytest.fixture(scope="module")
+def scanned(pages):
+    """axe's violations of every page in each theme: {(theme, page): [violation, ...]}, printed by impact.
+    The dark theme is switched on as the theme's own toggle does it (``data-theme`` on ``<html>``)."""
+    results = {}
+    for name in [*CHAPTERS, *OTHER_PAGES]:
+        page = pages[name][0]
+        for theme in ("light", "dark"):
+            page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+            page.wait_for_timeout(100)
+            if not name.startswith("slides/"):                  # a deck has reveal.js' one theme
+                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert (background == "rgb(255, 255, 255)") == (theme == "light"), f"{theme}: {background}"
+            results[theme, page_path(name)] = axe_violations(page)
+        page.evaluate("document.documentElement.dataset.theme = 'light'")
+    for (theme, path), found in results.items():
+        print(theme, path, dict(collections.Counter(v["impact"] for v in found)))
+    return results
+
+
+def test_every_page_passes_axe_s_wcag_21_aa_rules_in_both_themes(scanned):
+    assert len(scanned) == 2 * len(ALL_PAGES)
+    serious = [f"{theme} {path}: {v['rule']} ({v['impact']}) at {v['element']}: {v['html']}"
+               for (theme, path), found in scanned.items() for v in found
+               if v["impact"] in ("serious", "critical") and (v["rule"], path) not in EXCUSED]
+    assert not serious, "\n".join(serious)
+
+
+def test_the_scan_finds_an_image_without_alt_and_an_unnamed_slider(browser, tmp_path):
+    (tmp_path / "broken.html").write_text(
+        '<!DOCTYPE html><html lang="en"><head><title>broken</title></head><body><main><h1>Broken</h1>'
+        '<img src="x.png"><div role="slider" tabindex="0" aria-valuenow="1"></div></main></body></html>')
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    page.goto((tmp_path / "broken.html").as_uri())
+    rules = {(v["rule"], v["impact"]) for v in axe_violations(page)}
+    context.close()
+    assert {("image-alt", "critical"), ("aria-input-field-name", "serious")} <= rules
+
+
+def test_every_image_has_a_meaningful_alt(pages, scanned):
+    missing = {}
+    for name in [*CHAPTERS, *OTHER_PAGES]:
+        alts = pages[name][0].evaluate(IMAGE_ALTS)
+        bad = [f"{src}: alt={alt!r}" for alt, src in alts if not is_meaningful(alt)]
+        if bad:
+            missing[name] = bad
+    assert not missing, missing
+    chapter_images = sum(len(pages[c][0].evaluate(IMAGE_ALTS)) for c in CHAPTERS)
+    assert chapter_images >= 60                  # the figures and widget frames, not a page with none
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -171,6 +255,31 @@ def test_quiz_options_are_shuffled_per_reader_and_kept_on_reload(built_book, bro
         context.close()
     written = [[str(i) for i in range(len(o))] for o in orders[0]]
     assert orders[0] != written or orders[1] != written, "the options are not shuffled"
+
+
+def test_a_widget_is_explored_by_keyboard_alone(built_book, browser):
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto((built_book / "notebooks" / "05_rectgrad_bias.html").as_uri(), wait_until="load")
+    page.wait_for_function("document.querySelectorAll('.widget-subarea img.widget-image').length > 0",
+                           timeout=60_000)
+    widget = page.locator(".widget-subarea", has=page.locator(".noUi-handle")).first
+    handle = widget.locator("[role=slider]").first
+    label = handle.get_attribute("aria-label")
+    assert label and label == widget.locator(".widget-slider .widget-label").first.inner_text().strip()
+    before = _frame(widget)
+    page.locator("h1").first.click()                        # start above the widget, then only keys
+    for _ in range(200):
+        if page.evaluate("document.activeElement.getAttribute('role')") == "slider":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == label, "Tab never reached it"
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(500)
+    after = _frame(widget)
+    assert len(after) == 1 and after != before, "the arrow key did not change the frame"
+    assert is_meaningful(widget.locator("img.widget-image").first.get_attribute("alt"))
+    context.close()
 
 
 def test_a_quiz_question_is_answered_by_keyboard_alone(built_book, browser):

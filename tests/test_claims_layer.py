@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import saltools as st
 from saltools.claims import CLAIMS, FAILS, HOLDS, INCONCLUSIVE, NOT_EVALUATED, Evidence, Rule
@@ -439,3 +440,21 @@ def test_exploratory_claims_are_the_ones_the_pilot_cannot_power(embedded_verdict
     underpowered = set(plan.claim[~plan.powered])
     refused = {c for c, verdict in EXPECTED.items() if verdict == NOT_EVALUATED}
     assert underpowered == {c.id for c in CLAIMS.values() if c.exploratory} - refused, plan[~plan.powered].to_string()
+
+
+@pytest.mark.parametrize("head", [torch.nn.Softmax(dim=1), torch.nn.LogSoftmax(dim=1)], ids=["softmax", "log-softmax"])
+def test_every_kind_of_context_refuses_a_model_that_returns_probabilities(head):
+    model = st.models.load("shapes-resnet")
+    shapes = st.data.Shapes(8)
+    build = {
+        st.claims.Context: lambda m: st.claims.Context(m, shapes, shapes),
+        st.claims.InputBiasContext: lambda m: st.claims.InputBiasContext(m),
+        st.claims.PerturbationContext: lambda m: st.claims.PerturbationContext(m, shapes.images, shapes.labels,
+                                                                               shapes.masks),
+        st.claims.RemedyContext: lambda m: st.claims.RemedyContext(m, shapes.images, shapes.labels, shapes.masks),
+    }
+    assert set(build) == set(st.claims.CONTEXTS)
+    for kind, make in build.items():
+        with pytest.raises(ValueError, match="must return logits.*probabilities"):
+            make(torch.nn.Sequential(model, head))
+        assert isinstance(make(model), kind)                  # the same network without its head is taken

@@ -54,6 +54,13 @@ def test_check_names_what_is_wrong():
         check("nope", 1.0)
 
 
+def test_a_check_given_the_wrong_objects_says_what_it_needs():
+    with pytest.raises(TypeError, match=r"computes its key from the chapter's model, dark; got stats=str"):
+        check("ch05.sign", 1.0, stats="not the chapter's statistics")
+    with pytest.raises(TypeError, match="exercise id"):
+        check(5, 1.0)
+
+
 @pytest.mark.parametrize("answer, expected, problem", [
     ({"a": 1.0}, {"a": 1.0, "b": 2.0}, "keys"), ({"a": 1.0, "b": 2.5}, {"a": 1.0, "b": 2.0}, "['b']"),
     (np.zeros((2, 3)), torch.zeros(3, 2), "shape"), ([1.0, 2.0], np.array([1.0, 2.0]), None),

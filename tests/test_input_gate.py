@@ -113,10 +113,15 @@ BAD_INPUTS = {
     "uint8": (lambda x, y: ((x * 255).to(torch.uint8), y), TypeError, "divide by 255"),
     "one image without the batch axis": (lambda x, y: (x[0] if x.ndim == 4 else x[0, 0], y), ValueError, "shape"),
     "empty batch": (lambda x, y: (x[:0], y[:0]), ValueError, "at least one image|empty|has no images|must have shape"),
+    "two channels": (lambda x, y: (x[:, :2] if x.ndim == 4 else x, y), ValueError,
+                     "2 channels but the model's first convolution takes 3|must be RGB"),
     "labels out of range": (lambda x, y: (x, y + 10), ValueError, "must lie in"),
     "wrong number of labels": (lambda x, y: (x, y[:-1]), ValueError, "one label per image"),
     "float labels": (lambda x, y: (x, y.float()), TypeError, "integer class indices"),
 }
+#: functions of images alone (no model), whose operations hold for any number of channels
+ANY_CHANNELS = {"baselines.baseline_images", "baselines.road_imputation", "data.corrupt", "leakage.filled",
+                "models.fit_normalization", "perturb.superpixels"}
 SINGLE_IMAGE = {"paramsal.edited_probabilities"}          # takes one image [C, H, W]: its "batch axis" row differs
 #: functions that read (image, label) pairs from a Dataset, which cannot hold a wrong number of labels
 FROM_DATASETS = {"paramsal.reference_statistics", "models.mistakes", "models.train"}
@@ -129,6 +134,8 @@ def cases():
         for kind in BAD_INPUTS:
             if "label" in kind and name in NO_LABELS or (kind == "wrong number of labels" and
                                                          name in FROM_DATASETS | SINGLE_IMAGE):
+                continue
+            if kind == "two channels" and name in ANY_CHANNELS:
                 continue
             yield name, kind
 
@@ -251,6 +258,11 @@ def test_sizes_below_one_or_not_integers_are_refused(model, name, size, error):
     (lambda: st.depth.top_k_counts(torch.zeros(2, 3), ["a", "b", "c"], 0), ValueError, "k must be a positive"),
     (lambda: st.depth.top_k_counts(torch.zeros(2, 3), ["a", "b"], 1), ValueError, r"scores must be \[N, 2\]"),
     (lambda: st.leakage.removal_masks(torch.zeros(1, 4, 4), 0.5, order="least"), ValueError, "order must be"),
+    (lambda: st.depth.shift_conditions(corruptions=["fog", "snowstorm"]), ValueError,
+     r"unknown corruptions \['snowstorm'\]"),
+    (lambda: st.depth.shift_conditions(domains=["source", "winter"]), ValueError, r"unknown domains \['winter'\]"),
+    (lambda: st.depth.shift_conditions(severities=(0, 3, 6)), ValueError, r"severities must be integers from 1 to 5; got \[0, 6\]"),
+    (lambda: st.metrics.auc(torch.tensor([[0.1, float("nan")]])), ValueError, "curves must be finite"),
 ])
 def test_parameters_are_refused_with_what_was_expected_and_what_came(call, error, message):
     with pytest.raises(error, match=message):
@@ -260,3 +272,11 @@ def test_parameters_are_refused_with_what_was_expected_and_what_came(call, error
 def test_predict_on_no_images_has_one_column_per_class():
     model = st.models.load("shapes-resnet")
     assert st.models.predict(model, torch.zeros(0, 3, 64, 64)).shape == (0, model(torch.zeros(1, 3, 64, 64)).shape[1])
+
+
+def test_a_model_with_no_weights_yet_is_refused_before_any_computation():
+    model = st.models.load("shapes-resnet").to("meta")
+    x, y = shapes_batch()
+    for call in (lambda: st.models.predict(model, x), lambda: st.attributions.attribute(model, "Saliency", x, y)):
+        with pytest.raises(ValueError, match="meta device .* load its weights first"):
+            call()

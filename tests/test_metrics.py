@@ -60,3 +60,12 @@ def test_auc_needs_at_least_two_steps():
     with pytest.raises(ValueError, match="two steps"):
         st.metrics.auc(torch.ones(3, 1))
     assert torch.allclose(st.metrics.auc(torch.ones(2, 5)), torch.ones(2, dtype=torch.float64))
+
+
+def test_a_curve_with_a_nan_gets_no_area_srg_or_aopc():
+    curves = torch.rand(3, 5)
+    curves[1, 2] = float("nan")
+    for score in (st.metrics.auc, st.metrics.aopc, lambda c: st.metrics.symmetric_relevance_gain(c, torch.rand(3, 5))):
+        with pytest.raises(ValueError, match=r"curves must be finite; got 1 NaN .* curves\[1, 2\]"):
+            score(curves)
+    assert torch.isfinite(st.metrics.symmetric_relevance_gain(torch.rand(3, 5), torch.rand(3, 5))).all()

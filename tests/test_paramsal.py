@@ -413,3 +413,24 @@ def test_merges_write_the_tail_in_place_but_never_into_a_tail_handed_out():
         ps.update(values[lo:lo + 15], torch.arange(lo, min(lo + 15, 200)))
     assert torch.equal(held, kept)                          # what the caller holds did not change
     assert torch.equal(ps.tail_, values.topk(21, dim=0).values) and ps.tail_ is not held
+
+
+class _EditsAfterConv(nn.Module):
+    """Writes into a conv's input after the conv read it (as an in-place op placed there would)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(3, 4, 3), nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = x * 1
+        h = self.conv(x)
+        x.mul_(2)
+        return self.head(h.mean((2, 3))) + 0 * x.mean()
+
+
+def test_a_model_that_edits_a_conv_input_in_place_is_refused_not_answered_twice_over():
+    model = _EditsAfterConv()
+    with pytest.raises(ValueError, match="edits the input of conv layer .* in place after the conv read it"):
+        st.paramsal.filter_saliency(model, torch.rand(2, 3, 8, 8), torch.tensor([0, 1]))
+    assert all(p.requires_grad for p in model.parameters()) and not model.conv._forward_hooks

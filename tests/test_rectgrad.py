@@ -173,6 +173,19 @@ def test_bad_input_is_rejected(shapes_model):
         RectGrad(shapes_model).attribute(torch.rand(2, 3, 64, 64), target=[1, 2, 3])
 
 
+@pytest.mark.parametrize("activation, name", [(nn.LeakyReLU(0.1), "leaky_relu"), (nn.GELU(), "gelu"),
+                                              (nn.ReLU6(), "hardtanh"), (nn.SiLU(), "silu"), (nn.Sigmoid(), "sigmoid")])
+def test_an_activation_rectgrad_cannot_rectify_is_named_and_refused(activation, name):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), activation, nn.Flatten(),
+                          nn.Linear(4 * 4 * 4, 3)).train()
+    snap = _snapshot(model)
+    with pytest.raises(ValueError, match=rf"RectGrad rectifies ReLUs only, and the model computes {name} \(1 call\)"):
+        RectGrad(model).attribute(torch.rand(2, 3, 8, 8), target=0)
+    assert _same(model, snap)
+    model[3] = nn.ReLU()                                   # the same network with ReLUs only is explained
+    assert RectGrad(model).attribute(torch.rand(2, 3, 8, 8), target=0).shape == (2, 3, 8, 8)
+
+
 def test_percentile_rows_matches_numpy():
     values = torch.randn(5, 1001, dtype=torch.float64)
     for q in (0, 12.5, 50, 98, 100):

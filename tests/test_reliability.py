@@ -502,3 +502,14 @@ def test_every_public_function_leaves_the_model_as_found_when_it_raises(name, sm
     finally:
         model.eval()
         model.requires_grad_(True)
+
+
+def test_the_label_check_leaves_the_caller_s_images_as_they_were():
+    class EditsItsInput(torch.nn.Module):                  # a model that writes into its input
+        def forward(self, x):
+            x.mul_(0)
+            return torch.zeros(len(x), 4)
+    images = torch.rand(2, 3, 8, 8)
+    before = images.clone()
+    st.checks.labels_for(EditsItsInput(), [1, 2], images)
+    assert torch.equal(images, before)

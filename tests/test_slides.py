@@ -4,6 +4,8 @@ import base64
 import json
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -15,7 +17,8 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 16).decode()
 def _cell(kind, text, png=None):
     cell = {"cell_type": kind, "metadata": {}, "source": [text]}
     if kind == "code":
-        cell["outputs"] = [{"output_type": "display_data", "data": {"image/png": PNG}}] if png else []
+        data = {"image/png": PNG, "text/html": f'<img src="data:image/png;base64,{PNG}" alt="{png}">'}
+        cell["outputs"] = [{"output_type": "display_data", "data": data}] if png else []
     return cell
 
 
@@ -25,7 +28,7 @@ NOTEBOOK = {"cells": [
                       "**Learning objectives.** After this chapter you can\n\n- do $x_i$;\n- do more."),
     _cell("code", "install()"),
     _cell("markdown", "## A finding\n\nThe first paragraph.\n\nA second one that stays off the slide."),
-    _cell("code", "plot()", png=True),
+    _cell("code", "plot()", png="Bar chart: share 0.84"),
     _cell("markdown", "## Check your understanding\n\n```{quiz} ch09\n```"),
     _cell("markdown", "## Summary\n\n- one point;\n- another ({term}`blind point`)."),
     _cell("markdown", "## Exercises\n\n1. Do it."),
@@ -39,9 +42,17 @@ def test_a_deck_has_a_title_objectives_a_slide_per_section_and_its_figure():
     assert 'href="../notebooks/01_parameter_saliency.html"' in html
     assert "Learning objectives</h2>" in html and r"\(x_i\)" in html
     assert "The first paragraph" in html and "A second one" not in html
-    assert f"data:image/png;base64,{PNG}" in html
+    assert f'alt="Bar chart: share 0.84" src="data:image/png;base64,{PNG}"' in html
     assert "quiz" not in html.lower().replace("quizzes", "") and "Do it" not in html
     assert "blind point" in html and "{term}" not in html
+
+
+def test_a_figure_without_its_text_alternative_fails_the_deck():
+    bare = {"cells": [_cell("markdown", "# 9. A chapter"), _cell("markdown", "## A finding\n\nText."),
+                      _cell("code", "plot()", png="x")]}
+    del bare["cells"][2]["outputs"][0]["data"]["text/html"]
+    with pytest.raises(ValueError, match="text alternative"):
+        slides.deck(bare)
 
 
 def test_decks_are_written_per_executed_notebook(tmp_path):

@@ -2,6 +2,8 @@
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_link import Link
 import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
 import saltools as st
 
@@ -41,3 +43,14 @@ def test_book_build_precomputes_linked_frames(monkeypatch):
     links = [w for w in widgets.Widget.widgets.values() if isinstance(w, Link)]
     assert sum(1 for link in links if link.source[0] is selectors["size"]) == 3     # one per inner stack
     assert sum(1 for link in links if link.source[0] is selectors["color"]) == 1
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: st.widgets.depth_explorer(pd.DataFrame(), ["blur"], severity=9), r"severity must be a number in \[1, 5\]; got 9"),
+    (lambda: st.widgets.depth_explorer(pd.DataFrame(), ["blur"], corruption="fog"), r"corruption must be one of \['blur'\]"),
+    (lambda: st.widgets.claim_explorer(pd.DataFrame({"claim": ["a"]}), claim="b"), r"claim must be one of \['a'\]; got 'b'"),
+    (lambda: st.widgets.rectgrad_explorer(None, percentile=120.0), r"percentile must be a number in \[50, 99.5\]"),
+])
+def test_an_explorer_refuses_a_value_its_controls_would_clamp_or_fail_on(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -12,12 +12,14 @@ from pathlib import Path
 STATIC = Path(__file__).with_name("static")
 
 
-def _static_path(app) -> None:
-    app.config.html_static_path.append(str(STATIC))
+def serve_static(app) -> None:
+    """Serve ``book/_ext/static`` (the book's own scripts and styles) from ``_static``."""
+    if str(STATIC) not in app.config.html_static_path:
+        app.config.html_static_path.append(str(STATIC))
 
 
 def setup(app):
-    app.connect("builder-inited", _static_path)
+    app.connect("builder-inited", serve_static)
     app.add_js_file("quiz.js")
     app.add_css_file("quiz.css")
     return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -74,6 +74,7 @@ def _paragraphs(text: str) -> list[str]:
 
 
 SENTENCE_END = re.compile(r"[.!?](\*\*|_|\)|\"|')*$")
+ALT = re.compile(r'<img [^>]*alt="([^"]*)"')              # describe_figures' text alternative
 VERDICT_LINE = re.compile(r"^- \*\*(holds|does not hold|inconclusive|not evaluated)\*\*", re.M)
 VERDICTS_PER_SLIDE = 4
 
@@ -106,12 +107,18 @@ def verdict_lines(cell: dict) -> list[str]:
 
 
 def _figure(cell: dict) -> str | None:
+    """The cell's first figure as an ``<img>``, with the text alternative saltools displayed beside it."""
     for output in cell.get("outputs", []):
         png = output.get("data", {}).get("image/png")
         if png:
             data = png if isinstance(png, str) else "".join(png)
             base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4))       # fails on anything but base64
-            return f'<img class="figure" src="data:image/png;base64,{data.strip()}">'
+            page = output["data"].get("text/html", "")
+            alt = ALT.search(page if isinstance(page, str) else "".join(page))
+            if alt is None:
+                raise ValueError(f"a figure without its text alternative (st.notebook.describe_figures()): "
+                                 f"{cell.get('source', '')[:80]!r}")
+            return f'<img class="figure" alt="{alt.group(1)}" src="data:image/png;base64,{data.strip()}">'
     return None
 
 

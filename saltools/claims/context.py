@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .. import evt
+from .. import checks, evt
 from ..data import CORRUPTIONS, for_profile
 from ..models import Mistakes, filter_index, mistakes
 from ..paramsal import ParameterSaliency, intervention_curves, projections, reference_statistics
@@ -45,6 +45,7 @@ class Context:
     def __init__(self, model: nn.Module, reference, queries, shifted=None, *, corrupted: dict | None = None,
                  n_mistakes: int = 200, n_repairs: int = 100, ks=(1, 2, 5, 10, 15, 20, 25), k: int = 20,
                  batch_size: int = 128, sample_size: int = 1000, name: str = "model", stages=None):
+        checks.returns_logits(model, torch.stack([queries[i][0] for i in range(min(2, len(queries)))]))
         self.model, self.reference, self.queries, self.shifted = model, reference, queries, shifted
         self.stages = stages
         self.corrupted = dict(corrupted or {})

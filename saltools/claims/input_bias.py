@@ -16,6 +16,7 @@ import pandas as pd
 import torch.nn as nn
 from captum.attr import GuidedBackprop
 
+from .. import checks
 from ..attributions import attribute, to_map
 from ..data import Shapes, photos
 from ..experiments import brightness_sweep, cascading_randomization, compare
@@ -59,6 +60,7 @@ class InputBiasContext:
         missing = {0.0, 1.0} - set(map(float, levels))
         if missing:
             raise ValueError(f"levels must include black (0.0) and white (1.0) objects; missing {sorted(missing)}")
+        checks.returns_logits(model, Shapes(2, split="test").images)
         self.model, self.n, self.n_sweep, self.name = model, n, n_sweep, name
         self.compare_methods = list(dict.fromkeys(list(compare_methods) + list(COMPARED)))
         self.methods, self.levels, self.background = list(methods), tuple(levels), background

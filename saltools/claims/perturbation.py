@@ -17,6 +17,7 @@ import scipy.stats as ss
 import torch
 import torch.nn as nn
 
+from .. import checks
 from ..attributions import attribute, to_map
 from ..baselines import baseline_predictions
 from ..data import CLASSES, Shapes
@@ -54,6 +55,7 @@ class PerturbationContext:
         if not len(images) == len(labels) == len(masks) or len(images) < 4:
             raise ValueError(f"expected at least 4 images with as many labels and masks; got {len(images)} images, "
                              f"{len(labels)} labels, {len(masks)} masks")
+        checks.returns_logits(model, images)
         self.model, self.images, self.labels, self.masks, self.name = model, images, labels, masks, name
         self.rise_masks, self.rise_baselines, self.steps = rise_masks, list(rise_baselines), steps
         self.windows = {**WINDOWS, **(windows or {})}

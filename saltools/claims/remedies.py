@@ -23,6 +23,7 @@ import scipy.stats as ss
 import torch
 import torch.nn as nn
 
+from .. import checks
 from ..attributions import attribute, to_map
 from ..baselines import BASELINES, ROAD
 from ..data import Shapes
@@ -58,6 +59,7 @@ class RemedyContext:
         if not len(images) == len(labels) == len(masks) or len(images) < 8:
             raise ValueError(f"expected at least 8 images with as many labels and masks; got {len(images)} images, "
                              f"{len(labels)} labels, {len(masks)} masks")
+        checks.returns_logits(model, images)
         self.model, self.images, self.labels, self.masks, self.name = model, images, labels, masks, name
         self.leak_images, self.randomized, self.smooth, self.steps = leak_images, randomized, smooth, steps
         self.substrates = tuple(substrates)

@@ -9,6 +9,7 @@ Colab); the chapters' student versions keep the check cells and drop the solutio
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Callable
@@ -136,6 +137,8 @@ def check(exercise: str, answer, prediction=None, **given) -> Feedback:
     first" exercise needs the ``prediction`` written down before the answer, and shows it beside the result. An
     implement-the-core exercise (an id of ``cores.CORES``) takes the student's function as ``answer`` and runs it
     on many random and edge cases against saltools."""
+    if not isinstance(exercise, str):
+        raise TypeError(f"exercise must be an exercise id (a str such as 'ch01.learning-rate'); got {exercise!r}")
     if exercise in CORES:
         passed, message = cores.grade(CORES[exercise], answer)
         return Feedback(exercise, passed, message, cores.audit(CORES[exercise]) if passed and _auditing() else None)
@@ -147,7 +150,7 @@ def check(exercise: str, answer, prediction=None, **given) -> Feedback:
                                          "then run this cell again.")
     if _has_gap(answer):
         return Feedback(exercise, False, "Fill in the gaps marked `...` first, then run this cell again.")
-    expected = key.expected(**given)
+    expected = _key(exercise, key, given)
     problem = difference(answer, expected, key.rtol, key.atol)
     if problem is None:
         message = key.explanation
@@ -158,6 +161,17 @@ def check(exercise: str, answer, prediction=None, **given) -> Feedback:
         if difference(answer, mistake(**given), key.rtol, key.atol) is None:
             return Feedback(exercise, False, hint)
     return Feedback(exercise, False, f"{problem[0].upper()}{problem[1:]}.")
+
+
+def _key(exercise: str, key, given: dict):
+    """The exercise's key from the chapter's objects ``given``; a TypeError naming what it needs if they are not."""
+    try:
+        return key.expected(**given)
+    except (AttributeError, TypeError) as error:
+        needs = ", ".join(inspect.signature(key.expected).parameters)
+        got = ", ".join(f"{name}={type(value).__name__}" for name, value in given.items()) or "nothing"
+        raise TypeError(f"check({exercise!r}, ...) computes its key from the chapter's {needs}; got {got} "
+                        f"({type(error).__name__}: {error})") from error
 
 
 def _auditing() -> bool:

@@ -34,9 +34,13 @@ def _filter_stat_hooks(model: nn.Module, columns: list, roots: list, workspace: 
             if calls[i] > 1:
                 raise ValueError(f"conv layer {conv} is called more than once per forward pass (shared "
                                  "weights); its per-sample filter statistic is not supported")
-            x = args[0].detach()
+            x, version = args[0].detach(), args[0]._version
 
             def on_grad(grad):
+                if x._version != version:            # the statistic would read the edited values
+                    raise ValueError(f"the model edits the input of conv layer {conv} in place after the conv read "
+                                     "it (an in-place ReLU, +=, ...), so its filter statistic cannot be computed: "
+                                     "make that operation out of place (e.g. inplace=False)")
                 columns[i] = filter_statistic(conv, x, grad, workspace)
             if output.requires_grad:
                 output.register_hook(on_grad)

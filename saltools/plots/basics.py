@@ -8,9 +8,9 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-STAGE_PALETTE = "viridis"
+from .style import CATEGORICAL, accessible
 
-
+@accessible
 def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, masks: torch.Tensor | None = None,
                ncols: int = 8, size: float = 1.4, suptitle: str | None = None) -> plt.Figure:
     """Images [N, 3, H, W] in [0, 1] in a grid; masks [N, H, W] (optional) drawn as a yellow outline."""
@@ -39,6 +39,7 @@ def show_image(ax, image: torch.Tensor, title: str | None = None) -> None:
     ax.axis("off")
 
 
+@accessible
 def robustness(table: pd.DataFrame) -> plt.Figure:
     """Accuracy against corruption severity (one line per corruption), clean domains as reference lines."""
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -55,23 +56,25 @@ def robustness(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+@accessible
 def filters_per_stage(index: pd.DataFrame) -> plt.Figure:
     """Number of conv filters per stage, split into 3x3 (and stem) filters and 1x1 shortcut filters."""
     fig, ax = plt.subplots(figsize=(6, 3))
     counts = index.assign(kind=index.downsample.map({True: "1x1 shortcut", False: "main path"}))
-    sns.countplot(data=counts, x="stage", hue="kind", ax=ax)
+    sns.countplot(saturation=1, data=counts, x="stage", hue="kind", ax=ax)
     ax.set(xlabel="stage", ylabel="filters")
     sns.despine(fig)
     fig.tight_layout()
     return fig
 
 
+@accessible
 def speed_bars(seconds_per_image: dict, reference: str) -> plt.Figure:
     """Milliseconds per image of each way to compute the same thing, with its speed-up over ``reference``."""
     names = list(seconds_per_image)
     ms = [1e3 * seconds_per_image[name] for name in names]
     fig, ax = plt.subplots(figsize=(6.5, 0.5 + 0.45 * len(names)))
-    ax.barh(names, ms, color=["tab:gray" if name == reference else "tab:blue" for name in names])
+    ax.barh(names, ms, color=["#999999" if name == reference else CATEGORICAL[0] for name in names])
     for y, (name, value) in enumerate(zip(names, ms)):
         ratio = seconds_per_image[reference] / seconds_per_image[name]
         ax.text(value, y, f" {value:.2f} ms" + ("" if name == reference else f"  ({ratio:.1f}x faster)"),

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
-VERDICT_COLORS = {"holds": "#4c9f70", "inconclusive": "#b3b3b3", "does not hold": "#d1605e", "not evaluated": "#ececec"}
-
+from .style import VERDICT_COLORS, VERDICT_HATCHES, VERDICT_MARKS, accessible
 
 def _exploratory(table: pd.DataFrame) -> pd.Series:
     """Per claim of ``table``: whether it is exploratory (from the table's column; False where it has none)."""
@@ -15,6 +14,7 @@ def _exploratory(table: pd.DataFrame) -> pd.Series:
     return rows.exploratory.astype(bool) if "exploratory" in rows else pd.Series(False, index=rows.index)
 
 
+@accessible
 def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
     """Claims (rows) x models (columns) coloured by verdict, each cell annotated with the effect and its
     95% interval; the paper's figure, where there is one, printed beside the claim; exploratory claims
@@ -30,8 +30,8 @@ def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
     for i, claim in enumerate(claims):
         for j, model in enumerate(models):
             row = cells.loc[(claim, model)]
-            text = ("not\nevaluated" if row.verdict == "not evaluated"
-                    else f"{row.effect:.2g}\n[{row.low:.2g}, {row.high:.2g}]")
+            text = ("not\nevaluated" if row.verdict == "not evaluated"       # the mark, not colour alone
+                    else f"{VERDICT_MARKS[row.verdict]} {row.effect:.2g}\n[{row.low:.2g}, {row.high:.2g}]")
             ax.text(j, i, text, ha="center", va="center", fontsize=6.5)
     confirmatory = int((~exploratory[claims]).sum())
     if 0 < confirmatory < len(claims):                      # exploratory claims below a line of their own
@@ -46,18 +46,23 @@ def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
     ax.grid(which="minor", color="white", lw=1.5)
     ax.tick_params(which="minor", length=0)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLORS.values()]
-    ax.legend(handles, list(VERDICT_COLORS), loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8,
+    ax.legend(handles, [f"{VERDICT_MARKS[v]} {v}" for v in VERDICT_COLORS], loc="lower center",
+              bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8,
               frameon=False)
     fig.tight_layout()
     return fig
 
 
+@accessible
 def verdict_counts(table: pd.DataFrame) -> plt.Figure:
     """Per claim, on how many models it holds, is inconclusive or does not hold (stacked bars)."""
     counts = table.pivot_table(index="claim", columns="verdict", values="model", aggfunc="count", fill_value=0)
     counts = counts.reindex(columns=list(VERDICT_COLORS), fill_value=0).loc[list(dict.fromkeys(table.claim))]
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.3 * len(counts)))
     counts.plot.barh(stacked=True, color=list(VERDICT_COLORS.values()), ax=ax, width=0.8)
+    for container, verdict in zip(ax.containers, counts.columns):       # a hatch, not colour alone
+        for bar in container:
+            bar.set_hatch(VERDICT_HATCHES[verdict])
     ax.invert_yaxis()
     ax.set(xlabel="models", ylabel="")
     ax.legend(fontsize=8, loc="lower right")
@@ -65,6 +70,7 @@ def verdict_counts(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+@accessible
 def claim_across_models(table: pd.DataFrame, claim: str) -> plt.Figure:
     """One claim on every model: the effect with its 95% interval, coloured by verdict, and the threshold
     of the claim's rule as a dashed line."""

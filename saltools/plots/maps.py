@@ -7,8 +7,10 @@ import seaborn as sns
 import torch
 
 from .basics import show_image
+from .style import CATEGORICAL, accessible
 
 
+@accessible
 def attribution_maps(images: torch.Tensor, maps: dict, masks: torch.Tensor | None = None,
                      suptitle: str | None = None, size: float = 1.6) -> plt.Figure:
     """Rows of images and their maps [N, H, W] per method (signed, red positive, blue negative, each map
@@ -32,6 +34,7 @@ def attribution_maps(images: torch.Tensor, maps: dict, masks: torch.Tensor | Non
     return fig
 
 
+@accessible
 def brightness_curves(table: pd.DataFrame, y: str = "mass_accuracy", background: float | None = None) -> plt.Figure:
     """Localization against object grey level, one line per method (correctly classified images)."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -47,6 +50,7 @@ def brightness_curves(table: pd.DataFrame, y: str = "mass_accuracy", background:
     return fig
 
 
+@accessible
 def blind_points(table: pd.DataFrame, zero_points: dict, y: str = "mass_accuracy") -> plt.Figure:
     """Localization against object grey level, one panel per method, one line per input space; the
     grey level each space maps to zero (its blind point) as a dotted line of the same colour."""
@@ -65,17 +69,20 @@ def blind_points(table: pd.DataFrame, zero_points: dict, y: str = "mass_accuracy
     return fig
 
 
+@accessible
 def method_scores(table: pd.DataFrame) -> plt.Figure:
     """Mean relevance mass accuracy, rank accuracy and luminance correlation per method."""
     tidy = table.melt(id_vars="method", value_vars=["mass_accuracy", "rank_accuracy", "luminance_correlation"],
                       var_name="measure", value_name="value")
-    grid = sns.catplot(data=tidy, y="method", x="value", col="measure", kind="bar", height=3.2, aspect=0.95,
-                       sharex=False, errorbar=("ci", 95), color="tab:blue")
+    grid = sns.catplot(saturation=1, data=tidy, y="method", x="value", col="measure", kind="bar", height=3.2,
+                       aspect=0.95,
+                       sharex=False, errorbar=("ci", 95), color=CATEGORICAL[0])
     grid.set_titles("{col_name}")
     grid.set_axis_labels("", "")
     return grid.figure
 
 
+@accessible
 def randomization_curves(table: pd.DataFrame, measures=("spearman_abs", "ssim")) -> plt.Figure:
     """Similarity of each method's maps to the original ones as stages are randomized from the top."""
     order = list(dict.fromkeys(table.randomized_to))
@@ -94,6 +101,7 @@ def randomization_curves(table: pd.DataFrame, measures=("spearman_abs", "ssim"))
 
 
 # ----------------------------------------------------------------------------- chapter 6: perturbation
+@accessible
 def agreement_matrix(table: pd.DataFrame, measure: str = "spearman_abs", title: str | None = None) -> plt.Figure:
     """Mean agreement between every pair of map sets (from ``metrics.pairwise_agreement``) as a heat map."""
     means = table.groupby(["a", "b"])[measure].mean()
@@ -111,11 +119,12 @@ def agreement_matrix(table: pd.DataFrame, measure: str = "spearman_abs", title: 
     return fig
 
 
+@accessible
 def setting_agreement(table: pd.DataFrame, floor: float | None = None, measure: str = "spearman_abs") -> plt.Figure:
     """Agreement of each changed setting with the reference maps (rows: ``setting``, ``measure``); the
     agreement of two runs differing only in the random seed as a dotted line (the noise floor)."""
     fig, ax = plt.subplots(figsize=(7, 3))
-    sns.barplot(data=table, x="setting", y=measure, hue="method", ax=ax, errorbar=("ci", 95))
+    sns.barplot(saturation=1, data=table, x="setting", y=measure, hue="method", ax=ax, errorbar=("ci", 95))
     if floor is not None:
         ax.axhline(floor, color="black", ls=":", lw=1)
         ax.text(ax.get_xlim()[1], floor, " same settings,\n other seed", fontsize=7, va="center")
@@ -126,6 +135,7 @@ def setting_agreement(table: pd.DataFrame, floor: float | None = None, measure: 
     return fig
 
 
+@accessible
 def method_ranks(table: pd.DataFrame, variant: str = "variant", value: str = "auc",
                  lower_is_better=lambda v: "deletion" in v and "lerf" not in v) -> plt.Figure:
     """Rank of every method (1 = best) under every metric variant: where the winner changes."""
@@ -140,11 +150,13 @@ def method_ranks(table: pd.DataFrame, variant: str = "variant", value: str = "au
     return fig
 
 
+@accessible
 def ranking_bars(table: pd.DataFrame, title: str, lower_is_better: bool) -> plt.Figure:
     """Mean AUC per method under one metric variant, best first."""
     order = table.groupby("method").auc.mean().sort_values(ascending=lower_is_better).index
     fig, ax = plt.subplots(figsize=(6, 3))
-    sns.barplot(data=table, y="method", x="auc", order=order, ax=ax, errorbar=("ci", 95), color="tab:blue")
+    sns.barplot(saturation=1, data=table, y="method", x="auc", order=order, ax=ax, errorbar=("ci", 95),
+                color=CATEGORICAL[0])
     ax.set(xlabel="area under the curve" + (" (lower is better)" if lower_is_better else " (higher is better)"),
            ylabel="", title=title)
     sns.despine(fig)

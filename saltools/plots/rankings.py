@@ -6,16 +6,19 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .basics import STAGE_PALETTE, show_image
+from .basics import show_image
+from .style import PREDICTION_COLORS, STAGE_PALETTE, accessible
 
 
+@accessible
 def prediction(image: torch.Tensor, probabilities: torch.Tensor, classes, label: int, top: int = 5) -> plt.Figure:
     """An image with its true label, and the model's top class probabilities as bars."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8), gridspec_kw={"width_ratios": [1, 1.4]})
     show_image(left, image, f"true: {classes[label]}")
     values, order = probabilities.topk(min(top, len(probabilities)))
     names = [classes[i] for i in order.tolist()]
-    colors = ["tab:green" if i == label else "tab:red" if j == 0 else "tab:gray" for j, i in enumerate(order.tolist())]
+    colors = [PREDICTION_COLORS["label" if i == label else "wrong" if j == 0 else "other"]
+              for j, i in enumerate(order.tolist())]
     right.barh(names[::-1], values.tolist()[::-1], color=colors[::-1])
     right.set(xlim=(0, 1), xlabel="softmax probability")
     sns.despine(ax=right)
@@ -23,6 +26,7 @@ def prediction(image: torch.Tensor, probabilities: torch.Tensor, classes, label:
     return fig
 
 
+@accessible
 def saliency_profile(ranking: pd.DataFrame, highlight: int = 10) -> plt.Figure:
     """Scores of one image's filters in network order, coloured by stage; the top ``highlight`` marked."""
     fig, ax = plt.subplots(figsize=(9, 3))
@@ -37,11 +41,12 @@ def saliency_profile(ranking: pd.DataFrame, highlight: int = 10) -> plt.Figure:
     return fig
 
 
+@accessible
 def top_filters(ranking: pd.DataFrame, k: int = 10) -> plt.Figure:
     """The k highest-scoring filters of one image as labelled bars."""
     top = ranking.nsmallest(k, "rank").assign(name=lambda t: t.layer + " #" + t["filter"].astype(str))
     fig, ax = plt.subplots(figsize=(6, 0.3 * k + 1))
-    sns.barplot(data=top, y="name", x="score", hue="stage", palette=STAGE_PALETTE, dodge=False, ax=ax)
+    sns.barplot(saturation=1, data=top, y="name", x="score", hue="stage", palette=STAGE_PALETTE, dodge=False, ax=ax)
     ax.set(ylabel="", xlabel="score")
     ax.legend(fontsize=8, title="stage")
     sns.despine(fig)
@@ -49,6 +54,7 @@ def top_filters(ranking: pd.DataFrame, k: int = 10) -> plt.Figure:
     return fig
 
 
+@accessible
 def stage_shares(ranking: pd.DataFrame, index: pd.DataFrame, k: int = 20) -> plt.Figure:
     """Share of each stage among the top-k filters (over all images) next to its share of all filters."""
     top = ranking[ranking["rank"] <= k].stage.value_counts(normalize=True)
@@ -56,13 +62,14 @@ def stage_shares(ranking: pd.DataFrame, index: pd.DataFrame, k: int = 20) -> plt
     shares = pd.DataFrame({f"top {k}": top, "all filters": base}).fillna(0).reindex(base.sort_index().index)
     tidy = shares.reset_index(names="stage").melt(id_vars="stage", var_name="set", value_name="share")
     fig, ax = plt.subplots(figsize=(6, 3))
-    sns.barplot(data=tidy, x="stage", y="share", hue="set", ax=ax)
+    sns.barplot(saturation=1, data=tidy, x="stage", y="share", hue="set", ax=ax)
     ax.set(ylabel="share of filters")
     sns.despine(fig)
     fig.tight_layout()
     return fig
 
 
+@accessible
 def intervention_curves(curves: pd.DataFrame) -> plt.Figure:
     """Share of mistakes corrected and change of wrong-class probability against k, per method and selection."""
     tidy = curves.melt(id_vars=["method", "selection", "k", "image"], value_vars=["corrected", "d_wrong"],
@@ -80,6 +87,7 @@ def intervention_curves(curves: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
+@accessible
 def projection(image: torch.Tensor, heat: torch.Tensor, title: str = "input-space projection") -> plt.Figure:
     """An image next to a heat map of the same size, and the map over the image."""
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.6))
@@ -94,10 +102,11 @@ def projection(image: torch.Tensor, heat: torch.Tensor, title: str = "input-spac
 
 
 # ----------------------------------------------------------------------------- chapter 4: depth bias
+@accessible
 def depth_shares(shares: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """Share of each stage among the top-k filters per scorer; black ticks: the stage's share of all filters."""
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    sns.barplot(data=shares, x="stage", y="share", hue="scorer", ax=ax)
+    sns.barplot(saturation=1, data=shares, x="stage", y="share", hue="scorer", ax=ax)
     base = shares.drop_duplicates("stage")
     ax.scatter(range(len(base)), base.filter_share, marker="_", s=900, color="black", zorder=5,
                label="share of all filters")
@@ -108,6 +117,7 @@ def depth_shares(shares: pd.DataFrame, title: str | None = None) -> plt.Figure:
     return fig
 
 
+@accessible
 def statistic_by_stage(table: pd.DataFrame) -> plt.Figure:
     """Median reference mean and std of the filter statistic per stage (log scale)."""
     tidy = table.melt(id_vars="stage", value_vars=["mean", "std"], var_name="moment", value_name="value")
@@ -119,6 +129,7 @@ def statistic_by_stage(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+@accessible
 def last_stage_under_shift(table: pd.DataFrame, scorers=("zscore", "pot", "random")) -> plt.Figure:
     """Last-stage share of the top-k filters against corruption severity, one panel per scorer; the
     clean source and target domains as horizontal lines."""
@@ -142,11 +153,12 @@ def last_stage_under_shift(table: pd.DataFrame, scorers=("zscore", "pot", "rando
     return fig
 
 
+@accessible
 def repairs_by_condition(table: pd.DataFrame) -> plt.Figure:
     """Share of mistakes repaired (averaged over k) per condition and scorer, for both edits."""
     data = table.assign(method=table.method.map({"zero": "zero the filters", "finetune": "one SGD step"}))
-    grid = sns.catplot(data=data, x="condition", y="corrected_mean_k", hue="scorer", col="method", kind="bar",
-                       height=3, aspect=1.6, errorbar=None)
+    grid = sns.catplot(saturation=1, data=data, x="condition", y="corrected_mean_k", hue="scorer", col="method",
+                       kind="bar", height=3, aspect=1.6, errorbar=None)
     grid.set_titles("{col_name}")
     grid.set_axis_labels("", "share repaired (mean over k)")
     for ax in grid.axes.flat:
@@ -154,6 +166,7 @@ def repairs_by_condition(table: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
+@accessible
 def repairs_under_shift(table: pd.DataFrame) -> plt.Figure:
     """Share of mistakes repaired (mean over k) against corruption severity, averaged over the
     corruptions (band: 95% interval over corruptions), per scorer and edit."""

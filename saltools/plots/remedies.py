@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .style import CATEGORICAL, accessible
 
+
+@accessible
 def way_ranks(ranks: dict[str, pd.DataFrame]) -> plt.Figure:
     """One heat map per way of scoring (name -> ranks [substrate x method], 1 = best): where the order of
     the methods changes with the substrate."""
@@ -21,10 +24,11 @@ def way_ranks(ranks: dict[str, pd.DataFrame]) -> plt.Figure:
     return fig
 
 
+@accessible
 def closeness(table: pd.DataFrame) -> plt.Figure:
     """Each substrate's distance from the data against its agreement with the other substrates."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.scatter(table.distance, table.agreement, color="tab:blue")
+    ax.scatter(table.distance, table.agreement, color=CATEGORICAL[0])
     for name, row in table.iterrows():
         ax.annotate(name, (row.distance, row.agreement), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set(xlabel="distance of occluded images from the data (1 = typical gap between clean images)",
@@ -34,13 +38,14 @@ def closeness(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+@accessible
 def leak_rates(leak: pd.DataFrame) -> plt.Figure:
     """Per substrate and removal mask: how much more often the model names the class of the image whose
     outline it sees than another image's (0: no leak), with 95% intervals over images."""
     table = leak.assign(leak=leak.named.astype(float) - leak.named_other.astype(float))
     order = table[table["mask"] == table["mask"].iloc[0]].groupby("substrate").leak.mean().sort_values().index
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    sns.barplot(data=table, y="substrate", x="leak", hue="mask", order=order, errorbar=("ci", 95), ax=ax)
+    sns.barplot(saturation=1, data=table, y="substrate", x="leak", hue="mask", order=order, errorbar=("ci", 95), ax=ax)
     ax.axvline(0, color="black", lw=0.8)
     ax.set(xlabel="hit rate, own class - another image's (the leak)", ylabel="",
            title="does the filled outline name the class?")
@@ -50,6 +55,7 @@ def leak_rates(leak: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+@accessible
 def blur_gains(blur: pd.DataFrame) -> plt.Figure:
     """Per score and method: the improvement from blurring the map, with 95% intervals over images."""
     lower = blur.score.str.contains("deletion")
@@ -66,6 +72,7 @@ def blur_gains(blur: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+@accessible
 def randomization_by_stage(table: pd.DataFrame, measure: str = "spearman_abs") -> plt.Figure:
     """Similarity to the original maps when one stage alone is randomized, plain and smoothed."""
     order = list(dict.fromkeys(table.randomized))

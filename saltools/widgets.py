@@ -137,9 +137,11 @@ def precomputed(draw, grid: dict, defaults: dict, controls: dict | None = None) 
 
 
 def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torch.Tensor, classes,
-                     k_max: int = 25, k: int = 5) -> dict:
+                     k_max: int = 25, k: int | None = None) -> dict:
     """Pick a misclassified image and k: the image, its input-space projection, and the class
-    probabilities before and after zeroing its k most salient filters."""
+    probabilities before and after zeroing its k most salient filters. ``k`` starts at 5 (at most
+    ``k_max``) unless given; a ``k`` outside [1, ``k_max``] is refused."""
+    k = min(5, k_max) if k is None else k
     model = stats.model
     order = torch.argsort(scores, dim=1, descending=True)
 

@@ -136,10 +136,7 @@ def labels_for(model: nn.Module, y, images: torch.Tensor, name: str = "labels") 
     forward pass in eval mode, without gradients; the model is left as found)."""
     y = labels(y, len(images), name)
     if len(images):
-        with preserved_state(model), torch.no_grad():
-            model.eval()
-            classes = model(model_input(images[:1].clone(), model)).shape[-1]     # a model may edit it in place
-        labels(y, len(images), name, classes=classes)
+        labels(y, len(images), name, classes=first_outputs(model, images, 1).shape[-1])
     return y
 
 
@@ -198,13 +195,19 @@ def model_input(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
     return x.to(device=p.device, dtype=p.dtype)
 
 
+def first_outputs(model: nn.Module, images: torch.Tensor, n: int) -> torch.Tensor:
+    """The model's outputs on a copy of its first ``n`` images (a model may edit its input in place): one
+    forward pass in eval mode, without gradients; the model is left as found."""
+    with preserved_state(model), torch.no_grad():
+        model.eval()
+        return model(model_input(images[:n].clone(), model))
+
+
 def returns_logits(model: nn.Module, images: torch.Tensor, name: str = "model") -> None:
     """Refuse a classifier whose outputs on (the first two of) ``images`` are probabilities (rows in [0, 1]
     that sum to 1) or log-probabilities (rows whose log-sum-exp is 0): the claims read logits. One forward
     pass in eval mode, without gradients; the model is left as found."""
-    with preserved_state(model), torch.no_grad():
-        model.eval()
-        out = model(model_input(images[:2].clone(), model)).double()
+    out = first_outputs(model, images, 2).double()
     if out.ndim != 2 or out.shape[1] < 2:
         return
     ones = torch.ones(len(out), dtype=out.dtype, device=out.device)

@@ -19,6 +19,15 @@ from .paramsal import DegenerateStatisticsWarning
 from .plots.alt import figure_html, png_bytes
 
 
+def _shell():
+    """The running IPython shell, or None (plain Python, or IPython not installed)."""
+    try:
+        from IPython import get_ipython                     # optional dependency
+    except ImportError:
+        return None
+    return get_ipython()
+
+
 class WarningSummary:
     """Collects the warnings of ``category`` raised while a cell runs and prints one line for them when it
     ends: how many, and the first one's message. Other warnings are shown as usual."""
@@ -56,11 +65,7 @@ class WarningSummary:
 def summarize_warnings(category: type[Warning] = DegenerateStatisticsWarning) -> WarningSummary | None:
     """In IPython or Jupyter, summarize the warnings of ``category`` once per cell (see ``WarningSummary``);
     elsewhere do nothing and return None. Calling it again replaces the previous summary."""
-    try:
-        from IPython import get_ipython                     # optional dependency
-    except ImportError:
-        return None
-    shell = get_ipython()
+    shell = _shell()
     if shell is None:
         return None
     for event in ("pre_run_cell", "post_run_cell"):
@@ -93,11 +98,7 @@ def describe_figures() -> bool:
     """In IPython or Jupyter, display every matplotlib figure as an ``<img>`` with its text alternative
     (``plots.alt.alt_text``: what it shows and its key numbers) beside the plain PNG, so screen readers in
     Jupyter and in the book's HTML read what the figure says. Returns whether it is on (False outside IPython)."""
-    try:
-        from IPython import get_ipython                     # optional dependency
-    except ImportError:
-        return False
-    shell = get_ipython()
+    shell = _shell()
     if shell is None:
         return False
     plt.switch_backend(matplotlib.get_backend())     # start the inline backend now: it drops Figure's formatters

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import os
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,49 @@ def test_relevance_mass_and_rank_on_hand_made_maps():
     torch.testing.assert_close(relevance_mass(maps, masks), torch.tensor([1.0, 4 / 20]))
     rank = relevance_rank(maps, masks)
     assert rank[0] == 1.0 and rank[1] < 1.0
+
+
+EMPTY = torch.zeros(1, 4, 4, dtype=torch.bool)
+SQUARE = torch.zeros(1, 4, 4, dtype=torch.bool)
+SQUARE[0, :2, :2] = True
+PEAK = torch.zeros(1, 4, 4)                                  # all relevance on the mask, no ties there
+PEAK[0, :2, :2] = torch.tensor([[4.0, 3.0], [2.0, 1.0]])
+
+
+@pytest.mark.parametrize("metric, maps, masks, why", [
+    (st.metrics.relevance_mass, PEAK, EMPTY, "1 with an empty mask"),
+    (st.metrics.relevance_mass, torch.zeros(1, 4, 4), SQUARE, "1 with a map without relevance"),
+    (st.metrics.relevance_rank, PEAK, EMPTY, "1 with an empty mask"),
+    (st.metrics.relevance_rank, torch.full((1, 4, 4), 0.3), SQUARE, "1 with a constant map"),
+    (st.metrics.pointing_game, PEAK, EMPTY, "1 with an empty mask"),
+    (st.metrics.pointing_game, torch.zeros(1, 4, 4), SQUARE, "1 with a constant map"),
+    (lambda maps, masks: st.metrics.top_k_intersection(maps, masks, 2), PEAK, EMPTY, "1 with an empty mask"),
+    (lambda maps, masks: st.metrics.top_k_intersection(maps, masks, 2), -torch.ones(1, 4, 4), SQUARE,
+     "1 with a constant map"),
+    (st.metrics.mask_roc_auc, PEAK, EMPTY, "1 with an empty mask"),
+    (st.metrics.mask_roc_auc, PEAK, ~EMPTY, "1 with a mask covering the whole image"),
+])
+def test_a_localization_metric_is_nan_with_a_warning_where_it_is_undefined(metric, maps, masks, why):
+    """A map with no information, or a mask with nothing to find, gets no 0 or 1 that reads like a result."""
+    both = (torch.cat([PEAK, maps]), torch.cat([SQUARE, masks]))
+    with pytest.warns(st.metrics.UndefinedMetricWarning, match=f"undefined for 1 of 2 maps \\({why}\\)"):
+        scores = metric(*both)
+    assert scores[0] == 1.0 and torch.isnan(scores[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # a defined case does not warn
+        assert metric(PEAK, SQUARE).item() == 1.0
+
+
+def test_a_constant_map_is_chance_for_the_roc_auc_and_undefined_for_the_luminance_correlation():
+    assert st.metrics.mask_roc_auc(torch.ones(1, 4, 4), SQUARE).item() == 0.5     # ties count half: defined
+    images = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    images[1] = 0.5
+    maps = torch.stack([st.metrics.luminance(images[:1])[0], torch.rand(4, 4)])
+    with pytest.warns(st.metrics.UndefinedMetricWarning, match=r"1 with a constant image"):
+        r = st.metrics.luminance_correlation(maps, images)
+    assert r[0] > 0.99 and torch.isnan(r[1])
+    with pytest.warns(st.metrics.UndefinedMetricWarning, match=r"2 with a constant map"):
+        assert torch.isnan(st.metrics.luminance_correlation(torch.zeros(2, 4, 4), images)).all()
 
 
 def test_single_map_and_shape_errors():

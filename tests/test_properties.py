@@ -2,6 +2,8 @@
 the statistics file format hold for every input hypothesis can think of, not only the ones we picked."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.stats as ss
@@ -105,12 +107,19 @@ maps_and_masks = hs.tuples(hs.integers(1, 3), hs.integers(1, 6), hs.integers(1, 
 @FAST
 @given(maps_and_masks)
 def test_localization_scores_are_shares(pair):
+    """Shares in [0, 1] wherever defined, NaN exactly where undefined (an empty mask, a map without
+    relevance for the mass, a constant map for the rank)."""
     maps, masks = torch.from_numpy(pair[0]), torch.from_numpy(pair[1])
-    for score in (st.metrics.relevance_mass(maps, masks), st.metrics.relevance_rank(maps, masks)):
-        assert torch.all((score >= 0) & (score <= 1 + 1e-6))
-    everything = torch.ones_like(masks)
-    live = maps.abs().flatten(1).sum(1) > 0
-    assert torch.allclose(st.metrics.relevance_mass(maps, everything)[live], torch.ones(int(live.sum())))
+    flat = maps.abs().flatten(1)
+    empty, live, constant = ~masks.flatten(1).any(1), flat.sum(1) > 0, flat.amax(1) == flat.amin(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", st.metrics.UndefinedMetricWarning)
+        mass, rank = st.metrics.relevance_mass(maps, masks), st.metrics.relevance_rank(maps, masks)
+        whole = st.metrics.relevance_mass(maps, torch.ones_like(masks))
+    for score, undefined in ((mass, empty | ~live), (rank, empty | constant)):
+        assert torch.equal(torch.isnan(score), undefined)
+        assert torch.all((score[~undefined] >= 0) & (score[~undefined] <= 1 + 1e-6))
+    assert torch.allclose(whole[live], torch.ones(int(live.sum())))
 
 
 @FAST

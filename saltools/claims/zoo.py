@@ -9,11 +9,13 @@ scoreboard read the same tables.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
 import random
+import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -65,7 +67,7 @@ def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16,
     ``n_reference`` reference images if given), an ``InputBiasContext`` (``n_images`` test images,
     ``n_objects`` objects per grey level), a ``PerturbationContext`` (``n_perturbed`` images, the
     profile's RISE masks) and a ``RemedyContext`` (``n_graded`` images, ``n_leak`` leak images, 8 randomized)."""
-    data = Context.profile_data(profile, n_reference=n_reference) if Context in kinds else None
+    data = profile_data(profile, n_reference) if Context in kinds else None
     build = {
         Context: lambda name, model: Context.for_profile(model, profile, name=name, data=data, **kwargs),
         InputBiasContext: lambda name, model: InputBiasContext(model, n=n_images, n_sweep=n_objects, name=name),
@@ -75,6 +77,12 @@ def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16,
                                                                    name=name),
     }
     return [build[kind](name, model) for name, model in models.items() for kind in kinds]
+
+
+@functools.lru_cache(maxsize=1)
+def profile_data(profile, n_reference: int | None = None) -> tuple:
+    """``Context.profile_data``, rendered once per process for all models (a worker runs several)."""
+    return Context.profile_data(profile, n_reference=n_reference)
 
 
 def zoo_verdicts(chapter: int | None = None, source: str = "shipped", progress: bool | None = None,
@@ -319,8 +327,16 @@ def _problem(saved, key: str) -> str | None:
     return None
 
 
-if __name__ == "__main__":          # python -m saltools.claims.zoo: recompute the zoo and write the shipped table
+def main(argv: list | None = None) -> None:
+    """``python -m saltools.claims.zoo [PATH]``: recompute the zoo from scratch and write it as the shipped table
+    (to ``PATH``, default ``SHIPPED_VERDICTS`` with a progress bar)."""
+    argv = sys.argv[1:] if argv is None else argv
     if get("embedded").scale != "default":
         raise SystemExit("the shipped zoo verdicts are computed at the default scale: unset SALTOOLS_SCALE")
-    write_shipped(zoo_verdicts(source="recompute"))
-    print(f"wrote {SHIPPED_VERDICTS}")
+    target = Path(argv[0]) if argv else SHIPPED_VERDICTS
+    write_shipped(zoo_verdicts(source="recompute", progress=target == SHIPPED_VERDICTS), target)
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

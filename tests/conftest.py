@@ -1,10 +1,7 @@
-import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,62 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # developer's run draws new ones each time
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
-
-
-#: what ``python -m saltools.claims.zoo PATH`` runs (imported, so that its worker processes import it once)
-RECOMPUTE = "import sys; from saltools.claims.zoo import main; main(sys.argv[1:])"
-PR_SET_PDEATHSIG = 1                              # linux/prctl.h
-#: the slowest test: the zoo recomputed from scratch, 24 independent (model, context) tasks
-ZOO_RECOMPUTATION = "test_the_shipped_table_equals_a_recomputation_from_scratch"
-
-
-@pytest.hookimpl(trylast=True)                   # after -k / -m deselection
-def pytest_collection_modifyitems(config, items):
-    """When the zoo's recomputation is selected, start it now, in the background at the lowest CPU priority
-    (``saltools.claims.zoo.main``, with an empty cache): it runs on the CPU time the other tests
-    leave idle, and its test, the last one, waits for it and compares its table with the shipped one."""
-    if config.option.collectonly or not any(item.name == ZOO_RECOMPUTATION for item in items):
-        return
-    directory = Path(tempfile.mkdtemp(prefix="saltools-zoo-"))
-    env = dict(os.environ, SALTOOLS_CACHE=str(directory / "cache"))
-    env.pop("SALTOOLS_SCALE", None)                           # the shipped table is at the default scale
-    with open(directory / "log.txt", "w") as log:
-        process = subprocess.Popen([sys.executable, "-c", RECOMPUTE, str(directory / "zoo.json")],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_lowest_priority)
-    config.zoo_recomputation = (process, directory)
-
-
-def _lowest_priority():
-    """In the child: nice 19, in a process group of its own (so that it can be stopped with its workers) but in
-    the session of the tests (a new session would get an autogroup of its own, in which nice means nothing to
-    the tests' processes: Linux shares the CPU equally between autogroups)."""
-    os.setpgid(0, 0)
-    os.nice(19)
-    try:                                              # and dies with pytest, however pytest ends (Linux)
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (AttributeError, OSError):
-        pass
-
-
-def pytest_unconfigure(config):
-    """A recomputation still running when the session ends (its test failed early or was interrupted) is
-    stopped with its worker processes; its folder is removed."""
-    process, directory = getattr(config, "zoo_recomputation", (None, None))
-    if process is not None and process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def zoo_recomputation(request) -> Path:
-    """The table the background recomputation wrote (waits for it to finish)."""
-    process, directory = request.config.zoo_recomputation
-    process.wait()
-    log = (directory / "log.txt").read_text()
-    assert process.returncode == 0, f"the zoo's recomputation failed:\n{log[-6000:]}"
-    return directory / "zoo.json"
 
 
 @pytest.fixture(scope="session")

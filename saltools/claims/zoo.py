@@ -61,13 +61,15 @@ def zoo_settings(profile) -> dict:
 
 def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, n_perturbed: int = 8,
                  n_graded: int = 16, n_leak: int = 320, n_reference: int | None = None, kinds=CONTEXTS,
-                 **kwargs) -> list:
+                 data: tuple | None = None, **kwargs) -> list:
     """For each Shapes model of ``models`` (name -> model), a context of each of ``kinds``: a ``Context``
     under ``profile`` (with ``kwargs``; one copy of the profile's data for all models, the first
     ``n_reference`` reference images if given), an ``InputBiasContext`` (``n_images`` test images,
     ``n_objects`` objects per grey level), a ``PerturbationContext`` (``n_perturbed`` images, the
-    profile's RISE masks) and a ``RemedyContext`` (``n_graded`` images, ``n_leak`` leak images, 8 randomized)."""
-    data = profile_data(profile, n_reference) if Context in kinds else None
+    profile's RISE masks) and a ``RemedyContext`` (``n_graded`` images, ``n_leak`` leak images, 8 randomized).
+    ``data``: ``Context.profile_data(profile, n_reference=n_reference)`` when already rendered."""
+    if data is None and Context in kinds:
+        data = Context.profile_data(profile, n_reference=n_reference)
     build = {
         Context: lambda name, model: Context.for_profile(model, profile, name=name, data=data, **kwargs),
         InputBiasContext: lambda name, model: InputBiasContext(model, n=n_images, n_sweep=n_objects, name=name),
@@ -77,12 +79,6 @@ def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16,
                                                                    name=name),
     }
     return [build[kind](name, model) for name, model in models.items() for kind in kinds]
-
-
-@functools.lru_cache(maxsize=1)
-def profile_data(profile, n_reference: int | None = None) -> tuple:
-    """``Context.profile_data``, rendered once per process for all models (a worker runs several)."""
-    return Context.profile_data(profile, n_reference=n_reference)
 
 
 def zoo_verdicts(chapter: int | None = None, source: str = "shipped", progress: bool | None = None,
@@ -266,7 +262,16 @@ def _worker_verdicts(kind: str, model: str) -> pd.DataFrame:
     random.seed(0)
     profile = get("embedded")
     context_kind = {k.__name__: k for k in CONTEXTS}[kind]
-    return scoreboard(zoo_contexts({model: load(model)}, profile, kinds=(context_kind,), **zoo_settings(profile)))
+    settings = zoo_settings(profile)
+    data = _worker_data(profile, settings["n_reference"]) if context_kind is Context else None
+    return scoreboard(zoo_contexts({model: load(model)}, profile, kinds=(context_kind,), data=data, **settings))
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_data(profile, n_reference: int) -> tuple:
+    """The zoo's Shapes data, rendered once per worker process for all the models it computes (the worker
+    processes end with the pool, and the data with them)."""
+    return Context.profile_data(profile, n_reference=n_reference)
 
 
 def zoo_key(profile, kind: type = Context) -> str:

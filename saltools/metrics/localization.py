@@ -20,7 +20,7 @@ class UndefinedMetricWarning(RuntimeWarning):
 def _nan_where_undefined(scores: torch.Tensor, metric: str, undefined: dict) -> torch.Tensor:
     """``scores`` with NaN in the rows where any mask of ``undefined`` (reason -> [N] bool) holds, and one
     warning that counts them by reason."""
-    rows = torch.zeros(len(scores), dtype=torch.bool)
+    rows = torch.zeros(len(scores), dtype=torch.bool, device=scores.device)
     reasons = []
     for reason, where in undefined.items():
         if where.any():

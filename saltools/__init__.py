@@ -2,6 +2,7 @@
 imports only from the rows above it, never another module's underscore names:
 
     _torch, _network, _hashing  leave the model as found, class targets; network probes; hashing
+    parameters    parameter kinds and @checked: every numeric or categorical parameter refused when out of its kind
     checks        the input gate: images, labels, maps, masks and sizes checked at every public function
     data/         shapes, corruptions, noise, real photos and Imagenette (real); for_profile
     models/       architectures, loading and weight checks, the filter index (filters), training, evaluation

@@ -22,6 +22,7 @@ from zennit.types import Convolution
 from . import checks
 from ._torch import in_layout, memory_layout_fallback, preserved_state
 from .models.architectures import Normalize
+from .parameters import CALLABLE, Choice, Either, checked
 from .rectgrad import RectGrad
 
 
@@ -36,6 +37,7 @@ class LRPEpsilon:
 
     multiplies_by_inputs = True
 
+    @checked()
     def __init__(self, model: nn.Module, epsilon: float = 0.25):
         self.forward_func, self.epsilon = model, float(epsilon)
 
@@ -75,18 +77,12 @@ METHODS: dict[str, tuple[Callable, bool]] = {
 }
 
 
+@checked(method=Either((Choice(tuple(METHODS)), CALLABLE)))
 def attribute(model: nn.Module, method: str | Callable, images: torch.Tensor, target=None,
               batch_size: int = 64, progress: bool = False) -> torch.Tensor:
     """Attribution maps [N, C, H, W] of ``method`` (a name in ``METHODS`` or a callable
     ``f(model) -> attribute(x, target=...)``) for ``images``; target defaults to the predicted class."""
-    if isinstance(method, str):
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
-        build = METHODS[method][0]
-    elif callable(method):
-        build = method
-    else:
-        raise TypeError(f"method must be a name or a callable; got {type(method).__name__}")
+    build = METHODS[method][0] if isinstance(method, str) else method
     images = checks.images(images, model=model)
     batch_size = checks.positive_int(batch_size, "batch_size")
     out = []

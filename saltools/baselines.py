@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from . import checks
 from ._torch import in_layout, memory_layout_fallback
 from .models.evaluation import predict
+from .parameters import TEXT, Choice, checked, checked_fields
 
 
 def _gaussian_blur(images: torch.Tensor, sigma: float = 5.0, kernel: int = 11) -> torch.Tensor:
@@ -35,6 +36,7 @@ def _gaussian_blur(images: torch.Tensor, sigma: float = 5.0, kernel: int = 11) -
     return F.conv2d(out, weights.view(1, 1, -1, 1).expand(c, 1, kernel, 1), groups=c)
 
 
+@checked()
 def diffusion_fill(images: torch.Tensor, removed: torch.Tensor, iterations: int = 12) -> torch.Tensor:
     """Fill the ``removed`` pixels [N, 1, H, W] (bool) of ``images`` from their surroundings by Jacobi
     iterations of the Laplace equation, coarse to fine (a cheap, batched stand-in for biharmonic
@@ -82,6 +84,7 @@ ROAD_GROUP = 2
 ROAD = "road"
 
 
+@checked()
 def road_imputation(images: torch.Tensor, removed: torch.Tensor, noise: float = 0.01, seed: int = 0) -> torch.Tensor:
     """ROAD's noisy linear imputation (Rong et al., ICML 2022), exactly: every removed pixel equals the
     weighted mean of its neighbours inside the image (``ROAD_NEIGHBOURS``, the weights of the neighbours
@@ -163,6 +166,7 @@ def _solve_neighbour_means(missing: np.ndarray, pixels: np.ndarray, size: tuple[
     return factor.solve(rhs).reshape(len(rhs), -1)
 
 
+@checked_fields()
 @dataclass(frozen=True)
 class Baseline:
     """A named fill for removed pixels: ``fill(images, removed, generator, dataset_mean) -> [N, C, H, W]``."""
@@ -200,6 +204,8 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
              "linear imputation (Rong et al. 2022), not its solver (``road_imputation`` solves ROAD's neighbour-average "
              "system exactly)", depends_on_region=True),
 ]}
+#: every fill a removed region can get: the baselines and ROAD's noisy linear imputation
+SUBSTRATES = (*BASELINES, ROAD)
 
 
 def _noisy_fill(images, removed, generator):
@@ -207,12 +213,11 @@ def _noisy_fill(images, removed, generator):
     return (diffusion_fill(images, removed) + noise * removed.to(images)).clamp(0, 1)
 
 
+@checked(name=Choice(BASELINES))
 def baseline_images(name: str, images: torch.Tensor, removed: torch.Tensor | None = None, seed: int = 0,
                     dataset_mean=(0.5, 0.5, 0.5)) -> torch.Tensor:
     """The baseline ``name`` for ``images`` [N, C, H, W] in [0, 1]; ``removed`` [N, 1, H, W] (bool) is the
     region to be replaced (used by region-dependent fills; default: the whole image)."""
-    if name not in BASELINES:
-        raise ValueError(f"unknown baseline {name!r}; expected one of {sorted(BASELINES)}")
     return _filled(name, checks.images(images), removed, seed, dataset_mean)
 
 
@@ -224,6 +229,7 @@ def _filled(name: str, images: torch.Tensor, removed: torch.Tensor | None, seed:
     return BASELINES[name].fill(images, removed, generator, torch.as_tensor(dataset_mean, dtype=images.dtype))
 
 
+@checked()
 def baseline_predictions(model: nn.Module, images: torch.Tensor, classes, names=tuple(BASELINES),
                          seed: int = 0, dataset_mean=(0.5, 0.5, 0.5)) -> pd.DataFrame:
     """Is the neutral baseline neutral? The model's prediction on each pure baseline image: one row per
@@ -240,6 +246,7 @@ def baseline_predictions(model: nn.Module, images: torch.Tensor, classes, names=
 
 
 # ----------------------------------------------------------------------------- applying a baseline
+@checked()
 def target_scores(model: nn.Module, batch: torch.Tensor, target: torch.Tensor, output: str) -> torch.Tensor:
     """The target class's logit or softmax probability (``output``) per image of ``batch``: [B]."""
     logits = model(batch)
@@ -270,6 +277,7 @@ def prepared_targets(model: nn.Module, images: torch.Tensor, target) -> tuple[to
     return images, checks.class_targets(target, len(images), logits, device=images.device)
 
 
+@checked(baseline=TEXT)
 def fills_for(baseline: str, image: torch.Tensor, removed: torch.Tensor, seed: int, dataset_mean) -> torch.Tensor:
     """Baseline fill for one image that its caller has checked: [C, H, W], or [P, C, H, W] for region-dependent
     fills."""

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from ._torch import preserved_state
+from .parameters import NON_NEGATIVE, POSITIVE, PROBABILITY, Integer, checked
 
 UNIT = (0.0, 1.0)
 #: how far outside the range a value may stray (float rounding of resampling, blurs, corruptions)
@@ -30,6 +31,7 @@ def input_range(model: nn.Module | None) -> tuple[float, float] | None:
     return getattr(model, "input_range", UNIT) if model is not None else UNIT
 
 
+@checked(ndim=Integer(3, 4))
 def images(x, name: str = "images", *, model: nn.Module | None = None, ndim: int = 4,
            allow_empty: bool = False) -> torch.Tensor:
     """``x`` checked as a floating-point image batch [N, C, H, W] (``ndim=3``: one image [C, H, W]) in the
@@ -52,6 +54,7 @@ def images(x, name: str = "images", *, model: nn.Module | None = None, ndim: int
     return x
 
 
+@checked(channel_axis=Integer(0, 1))
 def fits(model: nn.Module, x: torch.Tensor, name: str = "images", channel_axis: int = 1) -> None:
     """Refuse a ``model`` that cannot take ``x``: weights on the meta device (never loaded), or a first
     convolution that expects another number of channels than ``x`` has."""
@@ -67,6 +70,7 @@ def fits(model: nn.Module, x: torch.Tensor, name: str = "images", channel_axis: 
                                                    if first.in_channels == 3 and x.shape[channel_axis] == 1 else ""))
 
 
+@checked()
 def values(x: torch.Tensor, name: str, *, value_range: tuple[float, float] | None = None) -> torch.Tensor:
     """``x`` (a floating-point tensor) checked to be finite and, given ``value_range``, inside it."""
     low, high = torch.aminmax(x.detach())
@@ -99,6 +103,7 @@ def _range_hint(low: float, high: float, value_range) -> str:
     return ""
 
 
+@checked(n=NON_NEGATIVE)
 def labels(y, n: int, name: str = "labels", *, classes: int | None = None) -> torch.Tensor:
     """``y`` as int64 class indices [n] (from an int, a list or a tensor), each in [0, classes)."""
     if isinstance(y, numbers.Integral) and not isinstance(y, bool):
@@ -119,6 +124,7 @@ def labels(y, n: int, name: str = "labels", *, classes: int | None = None) -> to
     return y.long()
 
 
+@checked(n=NON_NEGATIVE)
 def class_targets(target, n: int, logits: torch.Tensor | None = None, device=None) -> torch.Tensor:
     """Class indices [n] (int64, on ``device``) from an int, a list or a tensor, checked by ``labels``
     against the width of ``logits`` when given; ``None`` takes the argmax of ``logits`` (the prediction)."""
@@ -131,6 +137,7 @@ def class_targets(target, n: int, logits: torch.Tensor | None = None, device=Non
                   classes=classes).to(device)
 
 
+@checked()
 def labels_for(model: nn.Module, y, images: torch.Tensor, name: str = "labels") -> torch.Tensor:
     """``labels`` checked against the model's classes, read from its output for the first image (one
     forward pass in eval mode, without gradients; the model is left as found)."""
@@ -140,6 +147,7 @@ def labels_for(model: nn.Module, y, images: torch.Tensor, name: str = "labels") 
     return y
 
 
+@checked(classes=POSITIVE)
 def images_and_labels(x, y, *, model: nn.Module | None = None, classes: int | None = None,
                       allow_empty: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """``images`` [N, C, H, W] checked by ``images`` and ``labels`` [N] by ``labels``."""
@@ -147,15 +155,13 @@ def images_and_labels(x, y, *, model: nn.Module | None = None, classes: int | No
     return x, labels(y, len(x), classes=classes)
 
 
+@checked()
 def positive_int(value, name: str) -> int:
     """``value`` as an int >= 1 (batch sizes, chunks, counts); TypeError/ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1); got {value}")
-    return int(value)
+    return POSITIVE.check(value, name)
 
 
+@checked()
 def maps(m, name: str = "maps", *, shape: tuple | None = None) -> torch.Tensor:
     """Saliency maps [N, H, W] (floating point, finite; ``shape`` when given) as float32."""
     if not isinstance(m, torch.Tensor):
@@ -174,6 +180,7 @@ def maps(m, name: str = "maps", *, shape: tuple | None = None) -> torch.Tensor:
     return m
 
 
+@checked()
 def masks(m, name: str = "masks", *, shape: tuple | None = None) -> torch.Tensor:
     """Binary masks [N, H, W] (bool, or numbers that are all 0 or 1) as bool."""
     m = torch.as_tensor(m)
@@ -195,6 +202,7 @@ def model_input(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
     return x.to(device=p.device, dtype=p.dtype)
 
 
+@checked(n=NON_NEGATIVE)
 def first_outputs(model: nn.Module, images: torch.Tensor, n: int) -> torch.Tensor:
     """The model's outputs on a copy of its first ``n`` images (a model may edit its input in place): one
     forward pass in eval mode, without gradients; the model is left as found."""
@@ -203,6 +211,7 @@ def first_outputs(model: nn.Module, images: torch.Tensor, n: int) -> torch.Tenso
         return model(model_input(images[:n].clone(), model))
 
 
+@checked()
 def returns_logits(model: nn.Module, images: torch.Tensor, name: str = "model") -> None:
     """Refuse a classifier whose outputs on (the first two of) ``images`` are probabilities (rows in [0, 1]
     that sum to 1) or log-probabilities (rows whose log-sum-exp is 0): the claims read logits. One forward
@@ -237,11 +246,8 @@ def gpd_parameters(shape, scale) -> tuple[np.ndarray, np.ndarray]:
     return shape, scale
 
 
+@checked()
 def fraction(value, name: str) -> float:
     """``value`` as a float strictly between 0 and 1 (a level, a quantile, a share): TypeError for a non-number
     or a bool, ValueError for NaN or a value outside (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in (0, 1); got {type(value).__name__} {value!r}")
-    if not 0 < float(value) < 1:                          # NaN fails this too
-        raise ValueError(f"{name} must lie in (0, 1); got {value!r}")
-    return float(value)
+    return float(PROBABILITY.check(value, name))

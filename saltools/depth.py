@@ -17,11 +17,13 @@ from . import checks
 from .data import CORRUPTIONS, DOMAINS
 from .models import Mistakes
 from .models import mistakes as find_mistakes
+from .parameters import checked
 from .paramsal import ParameterSaliency, intervention_curves, summarize_interventions
 
 DEFAULT_SCORERS = ("zscore", "pot", "exponential", "random", "last_stage_raw")
 
 
+@checked()
 def top_k_counts(scores, stages, k: int) -> pd.Series:
     """How many of each query's top-``k`` filters (``scores`` [N, F], highest first, ties in filter order, as
     ``rank``) lie in each stage (``stages``: the stage of each of the F filters), summed over the queries."""
@@ -34,6 +36,7 @@ def top_k_counts(scores, stages, k: int) -> pd.Series:
     return pd.Series(stages[top.reshape(-1).numpy()]).value_counts()
 
 
+@checked()
 def stage_shares(stats: ParameterSaliency, values: torch.Tensor, scorers=DEFAULT_SCORERS, k: int = 20) -> pd.DataFrame:
     """Share of each stage among the top-k filters of the queries, per scorer.
 
@@ -117,6 +120,7 @@ class ShiftQueries:
         return condition_name(self.condition)
 
 
+@checked()
 def shift_queries(stats: ParameterSaliency, pool_for, conditions, mistakes: int = 40,
                   progress: bool = True) -> list[ShiftQueries]:
     """For each condition, the first ``mistakes`` misclassified images of ``pool_for(condition)`` and
@@ -129,6 +133,7 @@ def shift_queries(stats: ParameterSaliency, pool_for, conditions, mistakes: int 
     return out
 
 
+@checked()
 def depth_under_shift(stats: ParameterSaliency, queries: list[ShiftQueries], scorers=DEFAULT_SCORERS,
                       k: int = 20) -> pd.DataFrame:
     """Stage shares of the top-k filters of each condition's mistakes, per scorer: rows as
@@ -145,6 +150,7 @@ def depth_under_shift(stats: ParameterSaliency, queries: list[ShiftQueries], sco
     return pd.concat(tables, ignore_index=True)
 
 
+@checked()
 def repairs_under_shift(stats: ParameterSaliency, queries: list[ShiftQueries],
                         scorers=("zscore", "pot", "last_stage_raw"), ks=range(1, 26), limit: int | None = None,
                         progress: bool = True) -> pd.DataFrame:

@@ -15,11 +15,13 @@ import scipy.stats as ss
 from statsmodels.stats.diagnostic import lilliefors
 
 from . import checks
+from .parameters import checked
 
 MIN_EXCESSES = 10
 
 
 # ----------------------------------------------------------------------------- normality
+@checked()
 def normality_tests(samples, index: pd.DataFrame | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Normality tests of every column of ``samples`` [n, F]: one row per filter.
 
@@ -112,6 +114,7 @@ def _exponential_loglik(mean):
         return -(np.log(mean) + 1)
 
 
+@checked()
 def fit_gpd(excesses, counts=None, grid: int = 24, newton_steps: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood GPD fits (location 0), one per row: returns arrays ``(shape, scale)``.
 

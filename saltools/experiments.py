@@ -20,15 +20,18 @@ from . import checks, metrics
 from ._torch import preserved_state
 from .attributions import METHODS as ATTRIBUTION_METHODS
 from .attributions import attribute, to_map
-from .baselines import BASELINES, ROAD
+from .baselines import BASELINES, ROAD, SUBSTRATES
 from .data import Shapes
 from .leakage import filled
 from .models.evaluation import predict
+from .parameters import TEXT, Choice, Each, checked
+from .perturb import METHODS as PERTURBATION_METHODS
 from .perturb import maps_by_baseline, maps_by_setting
 from .rectgrad import InSpace
 
 
 # ----------------------------------------------------------------------------- attribution methods (chapter 5)
+@checked(methods=Each(Choice(tuple(ATTRIBUTION_METHODS))))
 def compare(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor,
             methods: Sequence[str] = tuple(ATTRIBUTION_METHODS), progress: bool = False) -> pd.DataFrame:
     """One row per (method, image): relevance mass and rank accuracy against ``masks`` and the
@@ -45,6 +48,7 @@ def compare(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, masks:
     return pd.concat(tables, ignore_index=True)
 
 
+@checked(split=TEXT)
 def brightness_sweep(model, methods, levels=(0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 1.0), n: int = 64,
                      background: float = 0.5, spaces=("unit",), split: str = "test", seed: int = 0, size: int = 64,
                      progress: bool = False, space_mean=None, space_std=None) -> pd.DataFrame:
@@ -81,6 +85,7 @@ def randomization_stages(model: nn.Module) -> list[str]:
     return names[::-1]
 
 
+@checked(methods=Each(Choice(tuple(ATTRIBUTION_METHODS))))
 def cascading_randomization(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                             methods: Sequence[str] = tuple(ATTRIBUTION_METHODS), seed: int = 0,
                             progress: bool = False) -> pd.DataFrame:
@@ -93,6 +98,7 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, labels: torc
     return parameter_randomization(model, images, labels, methods, seed=seed, progress=progress)
 
 
+@checked(methods=Each(Choice(tuple(ATTRIBUTION_METHODS))), mode=Choice(("cascading", "independent")))
 def parameter_randomization(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                             methods: Sequence[str] = tuple(ATTRIBUTION_METHODS), *, mode: str = "cascading",
                             smooth: int = 0, noise: float = 0.1, seed: int = 0, progress: bool = False) -> pd.DataFrame:
@@ -105,8 +111,6 @@ def parameter_randomization(model: nn.Module, images: torch.Tensor, labels: torc
     to [0, 1], the input range), which removes the gradient noise that can pass for sensitivity. One row
     per (method, stage, image) with the ``metrics.map_agreement`` scores of the maps before and after.
     """
-    if mode not in ("cascading", "independent"):
-        raise ValueError(f"mode must be 'cascading' or 'independent'; got {mode!r}")
     stages = randomization_stages(model)
     if not stages:
         raise ValueError("the model has no child module with parameters to randomize")
@@ -146,6 +150,7 @@ def _smoothed_map(model, method, images, labels, smooth: int, noise: float, seed
 
 
 # ----------------------------------------------------------------------------- baselines and settings (chapter 6)
+@checked(method=Choice(tuple(PERTURBATION_METHODS)))
 def baseline_effect(model: nn.Module, images: torch.Tensor, target=None, method="occlusion",
                     baselines=tuple(BASELINES), progress: bool = False, **params) -> pd.DataFrame:
     """Experiment (a) as a table: how alike the maps of every pair of baselines are (one row per
@@ -153,12 +158,14 @@ def baseline_effect(model: nn.Module, images: torch.Tensor, target=None, method=
     return metrics.pairwise_agreement(maps_by_baseline(model, images, target, method, baselines, progress, **params))
 
 
+@checked(method=Choice(tuple(PERTURBATION_METHODS)))
 def setting_effect(model: nn.Module, images: torch.Tensor, target=None, method="occlusion",
                    settings: dict | None = None, progress: bool = False, **fixed) -> pd.DataFrame:
     """Experiment (b) as a table: how alike the maps of every pair of hyperparameter settings are."""
     return metrics.pairwise_agreement(maps_by_setting(model, images, target, method, settings, progress, **fixed))
 
 
+@checked()
 def causal_scores(model: nn.Module, images: torch.Tensor, target, maps: dict[str, torch.Tensor],
                   substrates=("black", "dataset_mean", "blur", "uniform"), modes=("deletion", "insertion"),
                   orders=("morf",), steps: int = 16, progress: bool = False) -> pd.DataFrame:
@@ -201,6 +208,7 @@ def quality_table(scores: pd.DataFrame, localization_table: pd.DataFrame | None 
 
 
 # ----------------------------------------------------------------------------- remedies since Brunke (chapter 7)
+@checked(substrates=Each(Choice(SUBSTRATES)))
 def srg_scores(model: nn.Module, images: torch.Tensor, target, maps: dict[str, torch.Tensor],
                substrates: Sequence[str] = (*BASELINES, ROAD), steps: int = 10, seed: int = 0,
                progress: bool = False) -> pd.DataFrame:
@@ -230,6 +238,7 @@ def _deletion_curve(model, images, maps, target, substrate, order, steps, seed) 
                                       seed=seed)[:, :-1]
 
 
+@checked(substrates=Each(Choice(SUBSTRATES)))
 def occlusion_distance(model: nn.Module, images: torch.Tensor, substrates: Sequence[str] = (*BASELINES, ROAD),
                        share: float = 0.5, patch: int = 8, seed: int = 0) -> pd.DataFrame:
     """How far occluded images lie from the data: our stand-in for R-OMS (Bluecher et al. 2024). Random
@@ -252,6 +261,7 @@ def occlusion_distance(model: nn.Module, images: torch.Tensor, substrates: Seque
     return pd.concat(rows, ignore_index=True)
 
 
+@checked(substrates=Each(Choice(SUBSTRATES)))
 def blur_control(model: nn.Module, images: torch.Tensor, target, maps: dict[str, torch.Tensor], sigma: float = 2.0,
                  substrates: Sequence[str] = ("black", ROAD), steps: int = 10, n_subsets: int = 50, seed: int = 0,
                  progress: bool = False) -> pd.DataFrame:

@@ -24,19 +24,17 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import checks
-from .baselines import BASELINES, ROAD, baseline_images, road_imputation
+from .baselines import BASELINES, ROAD, SUBSTRATES, baseline_images, road_imputation
 from .models.evaluation import predict
+from .parameters import PROBABILITY, Choice, Each, checked
 
 
+@checked(share=PROBABILITY)
 def removal_masks(maps: torch.Tensor, share: float, order: str = "morf") -> torch.Tensor:
     """[N, H, W] bool: the ``share`` of pixels with the highest |relevance| per map (``order="morf"``, MoRF's
     removed region at that share) or the lowest (``"lerf"``); ties broken by position. The ranking is by
     |relevance|, so negating a map changes nothing: ask for "lerf"."""
     maps = checks.maps(maps)
-    if not 0 < share < 1:
-        raise ValueError(f"share must lie in (0, 1); got {share}")
-    if order not in ("morf", "lerf"):
-        raise ValueError(f"order must be 'morf' (most relevant first) or 'lerf' (least relevant first); got {order!r}")
     flat = maps.abs().flatten(1)
     order = flat.argsort(dim=1, descending=order == "morf", stable=True)
     removed = torch.zeros_like(flat, dtype=torch.bool)
@@ -44,6 +42,7 @@ def removal_masks(maps: torch.Tensor, share: float, order: str = "morf") -> torc
     return removed.view(maps.shape)
 
 
+@checked(substrate=Choice(SUBSTRATES))
 def filled(carriers: torch.Tensor, removed: torch.Tensor, substrate: str, seed: int = 0) -> torch.Tensor:
     """``carriers`` with the ``removed`` pixels [N, H, W] filled by ``substrate`` (``ROAD`` or a name of
     ``baselines.BASELINES``)."""
@@ -51,12 +50,11 @@ def filled(carriers: torch.Tensor, removed: torch.Tensor, substrate: str, seed: 
     removed = checks.masks(removed, "removed", shape=(len(carriers), *carriers.shape[2:]))
     if substrate == ROAD:
         return road_imputation(carriers, removed, seed=seed)
-    if substrate not in BASELINES:
-        raise ValueError(f"unknown substrate {substrate!r}; expected {ROAD!r} or one of {sorted(BASELINES)}")
     keep = (~removed[:, None]).to(carriers.dtype)
     return carriers * keep + baseline_images(substrate, carriers, removed[:, None], seed) * (1 - keep)
 
 
+@checked()
 def probe(in_channels: int, classes: int) -> nn.Module:
     """The probe: three 3x3 conv blocks (16, 32, 32 channels, each halving the size), a 4 x 4 average
     pool that keeps the layout, one linear layer."""
@@ -70,6 +68,7 @@ def _hits(predicted: torch.Tensor, labels: torch.Tensor) -> dict:
     return {"named": (predicted == labels).numpy(), "named_other": (predicted == labels.roll(-1, 0)).numpy()}
 
 
+@checked()
 def probe_leak(removed: torch.Tensor, labels: torch.Tensor, *, train_share: float = 0.5, epochs: int = 15,
                batch: int = 64, seed: int = 0) -> pd.DataFrame:
     """Train a fresh ``probe`` (Adam, cross-entropy) on the first ``train_share`` of the binary masks
@@ -96,6 +95,7 @@ def probe_leak(removed: torch.Tensor, labels: torch.Tensor, *, train_share: floa
     return pd.DataFrame({"image": torch.nonzero(~train).flatten().numpy(), **_hits(predicted, y[~train])})
 
 
+@checked(substrates=Each(Choice(SUBSTRATES)))
 def model_leak(model: nn.Module, carriers: torch.Tensor, removed: torch.Tensor, labels: torch.Tensor,
                substrates: Sequence[str] = (*BASELINES, ROAD), seed: int = 0, progress: bool = False) -> pd.DataFrame:
     """The model under evaluation reading image ``i``'s removal mask ``removed[i]`` off ``carriers[i]``

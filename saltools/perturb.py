@@ -21,6 +21,7 @@ from . import checks
 from ._torch import preserved_state
 from .baselines import (BASELINES, Baseline, baseline_images, baseline_predictions, diffusion_fill, fills_for,
                         perturbed_scores, prepared_targets, target_scores)
+from .parameters import Choice, checked
 
 __all__ = ["BASELINES", "Baseline", "METHODS", "average_maps", "baseline_images", "baseline_predictions",
            "diffusion_fill", "maps_by_baseline", "maps_by_setting", "occlusion", "occlusion_masks",
@@ -28,6 +29,7 @@ __all__ = ["BASELINES", "Baseline", "METHODS", "average_maps", "baseline_images"
 
 
 # ----------------------------------------------------------------------------- occlusion
+@checked()
 def occlusion_masks(size: tuple[int, int], window: int, stride: int) -> torch.Tensor:
     """Keep-masks [P, 1, H, W] (0 inside the window) for every window position, as Captum's Occlusion:
     windows start every ``stride`` (<= ``window``) pixels, and where ``size - window`` is not a multiple of
@@ -45,6 +47,7 @@ def occlusion_masks(size: tuple[int, int], window: int, stride: int) -> torch.Te
     return keep
 
 
+@checked(baseline=Choice(tuple(BASELINES)))
 def occlusion(model: nn.Module, images: torch.Tensor, target=None, *, baseline: str = "black", window: int = 8,
               stride: int = 4, output: str = "logit", chunk: int = 64, seed: int = 0,
               dataset_mean=(0.5, 0.5, 0.5), progress: bool = False) -> torch.Tensor:
@@ -62,6 +65,7 @@ def occlusion(model: nn.Module, images: torch.Tensor, target=None, *, baseline: 
 
 
 # ----------------------------------------------------------------------------- RISE
+@checked()
 def rise_masks(n: int, size: tuple[int, int], grid: int = 8, p1: float = 0.5, seed: int = 0) -> torch.Tensor:
     """RISE's masks [n, 1, H, W] (Petsiuk et al. 2018): a random ``grid`` x ``grid`` binary grid (cells kept
     with probability ``p1``), upsampled bilinearly to (grid + 1) cells and cropped at a random shift."""
@@ -80,6 +84,7 @@ def rise_masks(n: int, size: tuple[int, int], grid: int = 8, p1: float = 0.5, se
     return up[torch.arange(n)[:, None, None], 0, rows, cols][:, None].clamp_(0, 1)
 
 
+@checked(baseline=Choice(tuple(BASELINES)))
 def rise(model: nn.Module, images: torch.Tensor, target=None, *, baseline: str = "dataset_mean", n_masks: int = 2000,
          grid: int = 8, p1: float = 0.5, output: str = "probability", chunk: int = 64, seed: int = 0,
          dataset_mean=(0.5, 0.5, 0.5), progress: bool = False) -> torch.Tensor:
@@ -97,10 +102,6 @@ def _mask_attribution(model, images, target, baseline, masks_for, output, chunk,
     """Shared loop of occlusion, RISE and superpixel ablation: for image n, keep-masks ``masks_for(n)``
     [P, 1, H, W]; "occlusion" mode averages the score drop over the masks removing each pixel, "rise"
     mode sums the scores weighted by the masks."""
-    if baseline not in BASELINES:
-        raise ValueError(f"unknown baseline {baseline!r}; expected one of {sorted(BASELINES)}")
-    if output not in ("logit", "probability"):
-        raise ValueError(f"output must be 'logit' or 'probability'; got {output!r}")
     chunk = checks.positive_int(chunk, "chunk")
     maps = []
     with preserved_state(model), torch.no_grad():
@@ -123,6 +124,7 @@ def _mask_attribution(model, images, target, baseline, masks_for, output, chunk,
 
 
 # ----------------------------------------------------------------------------- superpixel ablation
+@checked()
 def superpixels(images: torch.Tensor, n_segments: int = 40, compactness: float = 10.0) -> torch.Tensor:
     """SLIC superpixels (scikit-image) per image: integer labels [N, H, W]."""
     checks.images(images)
@@ -132,6 +134,7 @@ def superpixels(images: torch.Tensor, n_segments: int = 40, compactness: float =
     return torch.from_numpy(np.stack(labels)).long()
 
 
+@checked(baseline=Choice(tuple(BASELINES)))
 def superpixel_ablation(model: nn.Module, images: torch.Tensor, target=None, *, baseline: str = "black",
                         n_segments: int = 40, output: str = "logit", chunk: int = 64, seed: int = 0,
                         dataset_mean=(0.5, 0.5, 0.5), progress: bool = False) -> torch.Tensor:
@@ -161,6 +164,7 @@ def resolve_method(method):
     return METHODS[method]
 
 
+@checked(method=Choice(tuple(METHODS)))
 def maps_by_baseline(model: nn.Module, images: torch.Tensor, target=None, method="occlusion",
                      baselines=tuple(BASELINES), progress: bool = False, **params) -> dict[str, torch.Tensor]:
     """Experiment (a): the same method and settings, only the baseline changes: name -> maps [N, H, W]."""
@@ -169,6 +173,7 @@ def maps_by_baseline(model: nn.Module, images: torch.Tensor, target=None, method
             for name in tqdm(baselines, disable=not progress, desc="baselines")}
 
 
+@checked(method=Choice(tuple(METHODS)))
 def maps_by_setting(model: nn.Module, images: torch.Tensor, target=None, method="occlusion",
                     settings: dict | None = None, progress: bool = False, **fixed) -> dict[str, torch.Tensor]:
     """Experiment (b): the same method and baseline, only a hyperparameter changes. ``settings`` maps

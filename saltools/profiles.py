@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-from . import checks
 from .models import torchvision_weights_obtainable
+from .parameters import Choice, Each, checked, checked_fields
 
 ENV_VAR = "SALTOOLS_PROFILE"
 SCALE_VAR = "SALTOOLS_SCALE"
@@ -28,6 +28,7 @@ SMOKE_SIZES = {"n_reference": 48, "n_query": 6, "n_eval": 256, "batch_size": 16,
 SCALES = ("default", "smoke")
 
 
+@checked_fields(domains=Each(Choice(("source", "target"))), scale=Choice(SCALES))
 @dataclass(frozen=True)
 class Profile:
     """Sizes and choices a chapter reads instead of branching on the profile name.
@@ -68,15 +69,6 @@ class Profile:
     weights: str | None = None
     scale: str = "default"
 
-    def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in ("int", "int | None") and not (value is None and f.type == "int | None"):
-                checks.positive_int(value, f"Profile.{f.name}")
-        checks.fraction(self.tail_quantile, "Profile.tail_quantile")
-        if self.scale not in SCALES:
-            raise ValueError(f"Profile.scale must be one of {list(SCALES)}; got {self.scale!r}")
-
     def __str__(self) -> str:
         return "\n".join(f"{f.name:>13}: {getattr(self, f.name)}" for f in fields(self))
 
@@ -84,10 +76,9 @@ class Profile:
         """A copy with some fields changed (e.g. smaller sizes for a quick run)."""
         return replace(self, **changes)
 
+    @checked(scale=Choice(SCALES))
     def at_scale(self, scale: str) -> "Profile":
         """This profile at ``scale``: "default" (as defined) or "smoke" (every size at most ``SMOKE_SIZES``)."""
-        if scale not in SCALES:
-            raise ValueError(f"unknown scale {scale!r}; expected one of {list(SCALES)}")
         if scale == "default":
             return self
         return self.with_(scale=scale, **{k: min(getattr(self, k) or v, v) for k, v in SMOKE_SIZES.items()})
@@ -116,6 +107,7 @@ def scale() -> str:
     return chosen
 
 
+@checked()
 def get(name: str) -> Profile:
     """The profile called ``name`` ("embedded" or "full") at the scale ``$SALTOOLS_SCALE``, on the CPU
     where CUDA is missing, with the weights file ``$SALTOOLS_WEIGHTS`` for the full profile's model."""

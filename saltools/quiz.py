@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 from IPython.display import HTML, display
 
+from .parameters import NON_NEGATIVE, POSITIVE, checked
 from .profiles import building_book
 
 QUIZZES = Path(__file__).with_name("assets") / "quizzes.yml"
@@ -112,6 +113,7 @@ def reader() -> str:
     return os.environ.get("SALTOOLS_READER") or getpass.getuser()
 
 
+@checked(number=NON_NEGATIVE, n_options=POSITIVE)
 def option_order(key: str, number: int, n_options: int, who: str | None = None) -> list[int]:
     """The order in which reader ``who`` (default ``reader()``) sees the options of question ``number`` of
     quiz ``key``: a permutation seeded by the three, so it stays the same on every run."""
@@ -142,6 +144,7 @@ def _text(value) -> str:
     return CODE.sub(r"<code>\1</code>", html.escape(str(value).strip()))
 
 
+@checked()
 def render_html(key: str, questions: list[dict]) -> str:
     """A chapter's quiz as static HTML for the book (``quiz.js`` shuffles the options per reader and grades).
     Each question is a ``fieldset`` whose ``legend`` is the question; feedback is announced to screen readers."""
@@ -168,6 +171,7 @@ def render_html(key: str, questions: list[dict]) -> str:
     return "".join(parts)
 
 
+@checked(number=NON_NEGATIVE)
 def question_widget(key: str, number: int, question: dict, who: str | None = None) -> widgets.VBox:
     """One question as ipywidgets: the prompt, the options in the reader's order (or a text box), a Check button
     and the feedback with the explanation."""
@@ -192,6 +196,7 @@ def question_widget(key: str, number: int, question: dict, who: str | None = Non
     return widgets.VBox([prompt, answer, check, feedback])
 
 
+@checked()
 def quiz_widget(key: str, who: str | None = None) -> widgets.VBox:
     """Chapter ``key``'s quiz as ipywidgets (``show`` displays it)."""
     questions = _quiz(key)
@@ -206,6 +211,7 @@ def _quiz(key: str) -> list[dict]:
     return quizzes[key]
 
 
+@checked()
 def show(key: str) -> None:
     """Display chapter ``key``'s quiz (e.g. "ch05"): static HTML while the book builds, else ipywidgets."""
     questions = _quiz(key)

@@ -28,6 +28,7 @@ from torch.overrides import TorchFunctionMode
 from . import checks
 from ._torch import preserved_state
 from .models.architectures import Normalize
+from .parameters import Choice, Number, checked
 
 _RELUS = {F.relu: False, torch.relu: False, torch.Tensor.relu: False,
           F.relu_: True, torch.relu_: True, torch.Tensor.relu_: True}
@@ -40,6 +41,7 @@ UNRECTIFIED = frozenset(
                                    "glu") for suffix in ("", "_"))
 
 
+@checked(q=Number(0, 100))
 def percentile_rows(values: torch.Tensor, q: float) -> torch.Tensor:
     """The q-th percentile of each row of ``values`` [N, M] with linear interpolation (numpy's
     default), via ``kthvalue`` so there is no size limit (``torch.quantile`` stops at 16M elements)."""
@@ -100,6 +102,7 @@ def _check_rule(percentile, threshold) -> None:
         raise ValueError(f"percentile must be a number in [0, 100]; got {percentile!r}")
 
 
+@checked()
 def rectify(activation: torch.Tensor, relevance: torch.Tensor, percentile: float | None = 98.0,
             threshold: float | None = None) -> torch.Tensor:
     """RectGrad's rule at one ReLU: the relevance passes where the importance ``activation * relevance`` exceeds
@@ -181,6 +184,7 @@ class RectGrad:
     padding_trick : zero the border of the gradient at zero-padded conv outputs, as the original code.
     """
 
+    @checked()
     def __init__(self, model: nn.Module, percentile: float = 98.0, threshold: float | None = None,
                  multiply_by_inputs: bool = True, padding_trick: bool = False):
         if not isinstance(model, nn.Module):
@@ -224,6 +228,7 @@ class RectGrad:
         return f"RectGrad({rule}, multiply_by_inputs={self.multiplies_by_inputs}, padding_trick={self.padding_trick})"
 
 
+@checked()
 def NoBiasRectGrad(model: nn.Module, percentile: float = 98.0, **kwargs) -> RectGrad:
     """RectGrad without the final multiplication by the input (Brocki & Chung 2020)."""
     return RectGrad(model, percentile=percentile, multiply_by_inputs=False, **kwargs)
@@ -265,6 +270,7 @@ class InSpace(nn.Module):
     ``normalize`` module when it has one).
     """
 
+    @checked(space=Choice(tuple(SPACES)))
     def __init__(self, model: nn.Module, space: str, mean=None, std=None):
         super().__init__()
         if space not in SPACES:

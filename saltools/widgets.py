@@ -19,10 +19,11 @@ from IPython.display import display
 from . import paramsal
 from .attributions import to_map
 from .baselines import BASELINES, ROAD
-from .data import Shapes
+from .data import CORRUPTIONS, Shapes
 from .leakage import filled, removal_masks
 from .metrics import relevance_mass
 from .models import predict
+from .parameters import NON_NEGATIVE, TEXT, Choice, Integer, Number, checked
 from .perturb import occlusion
 from .plots import (CATEGORICAL, accessible, attribution_maps, claim_across_models, depth_shares, image_grid,
                     ranking_bars, show_image)
@@ -135,6 +136,7 @@ def precomputed(draw, grid: dict, defaults: dict, controls: dict | None = None) 
     return selectors
 
 
+@checked()
 def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torch.Tensor, classes,
                      k_max: int = 25, k: int | None = None) -> dict:
     """Pick a misclassified image and k: the image, its input-space projection, and the class
@@ -171,6 +173,7 @@ def mistake_explorer(stats: "paramsal.ParameterSaliency", mistakes, scores: torc
     return _explore(draw, controls, grid)
 
 
+@checked(layer=TEXT, filter=NON_NEGATIVE)
 def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, layer: str | None = None,
                     filter: int = 0) -> dict:
     """Pick a layer and filter: its statistic over the reference sample, the fitted normal and the
@@ -209,6 +212,7 @@ def filter_explorer(stats: "paramsal.ParameterSaliency", quantile: float = 0.9, 
     return _explore(draw, controls, grid)
 
 
+@checked()
 def threshold_explorer(stats: "paramsal.ParameterSaliency", values: torch.Tensor, planted=None,
                        quantiles=(0.8, 0.85, 0.9, 0.95, 0.975), quantile: float = 0.9, k: int = 20) -> None:
     """Slide the POT threshold quantile: the stages of the top-k filters of the mistakes under POT (next
@@ -236,6 +240,7 @@ def threshold_explorer(stats: "paramsal.ParameterSaliency", values: torch.Tensor
     return _explore(draw, controls, {"quantile": list(quantiles)})
 
 
+@checked(corruption=Choice(tuple(CORRUPTIONS)), severity=Integer(1, 5))
 def depth_explorer(table, corruptions, severities=(1, 2, 3, 4, 5), corruption: str | None = None,
                    severity: int = 3) -> None:
     """Choose a corruption and severity: the stages of the top-k filters of its mistakes, per scorer
@@ -255,6 +260,7 @@ def depth_explorer(table, corruptions, severities=(1, 2, 3, 4, 5), corruption: s
     return _explore(draw, controls, grid)
 
 
+@checked(split=TEXT, percentile=Number(50, 99.5))
 def rectgrad_explorer(model, n: int = 4, percentile: float = 98.0, brightness: float = 0.0,
                       background: float = 0.5, split: str = "test") -> dict:
     """Slide RectGrad's percentile and the objects' grey level: ``n`` Shapes objects on a fixed grey
@@ -288,6 +294,7 @@ def rectgrad_explorer(model, n: int = 4, percentile: float = 98.0, brightness: f
     return _explore(draw, controls, grid)
 
 
+@checked(baseline=Choice(tuple(BASELINES)))
 def occlusion_explorer(model, images: torch.Tensor, labels: torch.Tensor, baseline: str = "black",
                        window: int = 8, stride: int = 4, windows=(4, 8, 16), strides=(2, 4, 8)) -> dict:
     """Choose the baseline, window and stride of occlusion: live maps for the images. A stride above the
@@ -306,6 +313,7 @@ def occlusion_explorer(model, images: torch.Tensor, labels: torch.Tensor, baseli
     return _explore(draw, controls, grid)
 
 
+@checked(substrate=TEXT, curve=TEXT)
 def ranking_explorer(scores, substrate: str = "black", curve: str = "deletion / morf") -> dict:
     """Choose the metric's substrate and curve: the methods ordered by it (from ``experiments.causal_scores``)."""
     def draw(substrate: str, curve: str) -> plt.Figure:
@@ -322,6 +330,7 @@ def ranking_explorer(scores, substrate: str = "black", curve: str = "deletion / 
     return _explore(draw, controls, {"substrate": list(dict.fromkeys(scores.substrate)), "curve": curve_grid})
 
 
+@checked(substrate=TEXT)
 def removal_explorer(model, images: torch.Tensor, labels: torch.Tensor, maps: torch.Tensor, substrate: str = "black",
                      share: float = 0.2, substrates=("black", "blur", "noisy_inpaint", ROAD),
                      shares=(0.1, 0.2, 0.4)) -> dict:
@@ -340,6 +349,7 @@ def removal_explorer(model, images: torch.Tensor, labels: torch.Tensor, maps: to
     return _explore(draw, controls, {"substrate": list(substrates), "share": list(shares)})
 
 
+@checked()
 def claim_explorer(board, claim: str | None = None) -> dict:
     """Choose a claim: its effect and 95% interval on every model, coloured by verdict (from
     ``claims.scoreboard``)."""

@@ -57,7 +57,7 @@ def test_check_names_what_is_wrong():
 def test_a_check_given_the_wrong_objects_says_what_it_needs():
     with pytest.raises(TypeError, match=r"computes its key from the chapter's model, dark; got stats=str"):
         check("ch05.sign", 1.0, stats="not the chapter's statistics")
-    with pytest.raises(TypeError, match="exercise id"):
+    with pytest.raises(TypeError, match="check: exercise must be a string; got int 5"):
         check(5, 1.0)
 
 

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
 #: the package map of ``saltools/__init__.py`` and the README, lowest layer first: a module may import
 #: only from units before its own (within a unit, e.g. ``paramsal/``, any order without cycles)
-LAYERS = ["_torch", "_network", "_hashing", "checks", "data", "models", "profiles", "evt", "paramsal", "rectgrad",
-          "attributions", "baselines", "perturb", "metrics", "leakage", "depth", "experiments", "claims", "exercises",
-          "plots", "widgets", "quiz", "notebook"]
+LAYERS = ["_torch", "_network", "_hashing", "parameters", "checks", "data", "models", "profiles", "evt", "paramsal",
+          "rectgrad", "attributions", "baselines", "perturb", "metrics", "leakage", "depth", "experiments", "claims",
+          "exercises", "plots", "widgets", "quiz", "notebook"]
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -185,7 +185,7 @@ def test_imports_follow_the_package_map(saltools_modules):
 
 def test_low_level_modules_import_nothing_of_saltools(saltools_modules):
     graph = import_graph(saltools_modules)
-    for low in ("saltools._torch", "saltools._network", "saltools._hashing"):
+    for low in ("saltools._torch", "saltools._network", "saltools._hashing", "saltools.parameters"):
         assert graph[low] == set(), f"{low} imports {graph[low]}"
 
 

@@ -28,7 +28,7 @@ def test_filled_keeps_kept_pixels_and_fills_the_removed_ones():
                                                                carriers[~removed[:, None].expand_as(carriers)])
     road = leakage.filled(carriers, removed, "road")
     assert torch.equal(road[:, :, 0], carriers[:, :, 0]) and not torch.equal(road, carriers)
-    with pytest.raises(ValueError, match="unknown substrate"):
+    with pytest.raises(ValueError, match="filled: substrate must be one of"):
         leakage.filled(carriers, removed, "nope")
 
 

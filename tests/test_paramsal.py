@@ -249,7 +249,7 @@ def test_zscore_and_ranking(shapes_model):
     assert first.score.is_monotonic_decreasing
     custom = ps.rank(values, scorer=lambda stats, v: -v)           # any callable plugs in
     assert custom[custom.image == 0].sort_values("rank").statistic.is_monotonic_increasing
-    with pytest.raises(ValueError, match="unknown scorer"):
+    with pytest.raises(ValueError, match="scorer must be one of"):
         ps.score(values, "nope")
     with pytest.raises(ValueError, match="shape"):
         ps.score(torch.rand(3, 5))

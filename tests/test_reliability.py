@@ -120,7 +120,7 @@ class CountingModel(nn.Module):
 
 def test_an_unknown_substrate_is_refused_before_the_model_runs(shapes_model, shapes):
     counting = CountingModel(shapes_model)
-    with pytest.raises(ValueError, match="unknown substrate 'grey'.*black"):
+    with pytest.raises(ValueError, match="substrate must be one of .*'black'.*; got 'grey'"):
         st.metrics.perturbation_curve(counting, shapes.images[:2], torch.rand(2, 64, 64), substrate="grey")
     assert counting.calls == 0
 

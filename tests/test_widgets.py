@@ -46,7 +46,7 @@ def test_book_build_precomputes_linked_frames(monkeypatch):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: st.widgets.depth_explorer(pd.DataFrame(), ["blur"], severity=9), r"severity must be a number in \[1, 5\]; got 9"),
+    (lambda: st.widgets.depth_explorer(pd.DataFrame(), ["blur"], severity=9), r"depth_explorer: severity must be an integer from 1 to 5; got 9"),
     (lambda: st.widgets.depth_explorer(pd.DataFrame(), ["blur"], corruption="fog"), r"corruption must be one of \['blur'\]"),
     (lambda: st.widgets.claim_explorer(pd.DataFrame({"claim": ["a"]}), claim="b"), r"claim must be one of \['a'\]; got 'b'"),
     (lambda: st.widgets.rectgrad_explorer(None, percentile=120.0), r"percentile must be a number in \[50, 99.5\]"),

@@ -15,7 +15,9 @@ import torch.nn as nn
 from .. import checks, evt
 from ..data import CORRUPTIONS, for_profile
 from ..models import Mistakes, filter_index, mistakes
-from ..paramsal import ParameterSaliency, intervention_curves, projections, reference_statistics
+from ..parameters import Choice, Integer, checked
+from ..paramsal import (SCORER, SELECTIONS, ParameterSaliency, intervention_curves, projections,
+                        reference_statistics)
 from .core import ClaimRefused
 
 
@@ -42,6 +44,7 @@ class Context:
     by default ``models.filter_index``'s: from the module names (ResNets) or where the resolution drops.
     """
 
+    @checked()
     def __init__(self, model: nn.Module, reference, queries, shifted=None, *, corrupted: dict | None = None,
                  n_mistakes: int = 200, n_repairs: int = 100, ks=(1, 2, 5, 10, 15, 20, 25), k: int = 20,
                  batch_size: int = 128, sample_size: int = 1000, name: str = "model", stages=None):
@@ -55,6 +58,7 @@ class Context:
         self._curves: dict = {}
 
     @staticmethod
+    @checked(severity=Integer(1, 5))
     def profile_data(profile, severity: int = CORRUPTION_SEVERITY, n_reference: int | None = None) -> tuple:
         """(reference, queries, shifted or None, corrupted): the data a chapter uses under ``profile`` (the
         profile's reference set, or its first ``n_reference`` images; a query pool of four times the
@@ -68,6 +72,7 @@ class Context:
                 shifted, corrupted)
 
     @classmethod
+    @checked()
     def for_profile(cls, model: nn.Module, profile, name: str = "model", data: tuple | None = None,
                     **kwargs) -> "Context":
         """The chapters' context under ``profile``; ``data`` reuses ``profile_data(profile)`` across models."""
@@ -129,6 +134,7 @@ class Context:
         """The raw filter statistic of ``wrong``'s mistakes, or None where there are none."""
         return None if wrong is None or len(wrong) == 0 else self.stats.saliency(wrong.images, wrong.labels)
 
+    @checked()
     def projections(self, n: int) -> torch.Tensor:
         """Input-space projections of the first ``n`` source mistakes [n, H, W] (cached)."""
         key = ("projections", n)
@@ -154,6 +160,7 @@ class Context:
         top = self.scores(scorer, values).topk(self.k, dim=1).indices
         return self.last_stage[top].double().mean(1)
 
+    @checked(scorer=SCORER)
     def curves(self, scorer="zscore") -> pd.DataFrame:
         """Intervention curves of the first ``n_repairs`` mistakes under ``scorer`` (cached)."""
         key = repr(scorer)
@@ -163,6 +170,7 @@ class Context:
                                                     self.scores(scorer)[:n], ks=self.ks, progress=False)
         return self._curves[key]
 
+    @checked(scorer=SCORER, method=Choice(("zero", "finetune")), selection=Choice(SELECTIONS))
     def per_image(self, scorer, column: str, method: str, selection: str) -> pd.Series:
         """Mean over k of an intervention column, one value per image."""
         curves = self.curves(scorer)

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.stats as ss
 from statsmodels.stats.proportion import proportion_confint
 
+from ..parameters import NON_NEGATIVE, REAL, TEXT, Choice, Integer, checked, checked_fields
+
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 #: a claim that cannot be evaluated on a context (``ClaimRefused``): the row says why
 NOT_EVALUATED = "not evaluated"
@@ -28,6 +30,7 @@ class ClaimRefused(ValueError):
     without masks, ...): the message says why and what would make it evaluable."""
 
 
+@checked_fields(effect=REAL, low=REAL, high=REAL, n=NON_NEGATIVE)
 @dataclass(frozen=True)
 class Evidence:
     """An effect size with its 95% interval, over ``n`` units (images, filters, ...)."""
@@ -43,6 +46,7 @@ class Evidence:
         return f"{self.effect:.3g} [{self.low:.3g}, {self.high:.3g}] (n = {self.n} {self.unit})"
 
 
+@checked_fields(kind=Choice(("above", "below", "within")))
 @dataclass(frozen=True)
 class Rule:
     """A verdict rule on the interval, fixed before any data is seen.
@@ -55,10 +59,6 @@ class Rule:
 
     kind: str
     threshold: float = 0.0
-
-    def __post_init__(self):
-        if self.kind not in ("above", "below", "within"):
-            raise ValueError(f"rule kind must be 'above', 'below' or 'within'; got {self.kind!r}")
 
     def verdict(self, evidence: Evidence) -> str:
         low, high, t = evidence.low, evidence.high, self.threshold
@@ -76,6 +76,7 @@ class Rule:
         return f"holds when {words[self.kind]} {self.threshold:g}; does not hold when it lies wholly on the other side"
 
 
+@checked_fields(chapter=Integer(0, 8), effect=TEXT)
 @dataclass(frozen=True)
 class Claim:
     """One statement of fact of the book, testable on any model the evidence function accepts."""
@@ -109,6 +110,7 @@ class Claim:
             raise ValueError(f"claim {self.id} has no negative control")
         return dict(self._row(self.control(context)), control=self.control_note)
 
+    @checked()
     def refused(self, reason: str) -> dict:
         """The row of a claim that could not be evaluated: verdict "not evaluated" and the ``reason``."""
         return dict(self._row(Evidence(np.nan, np.nan, np.nan, 0, "")), verdict=NOT_EVALUATED, reason=reason)
@@ -121,6 +123,7 @@ class Claim:
                 "paper_value": self.paper_value, "exploratory": self.exploratory}
 
 
+@checked()
 def mean_interval(values, unit: str, seed: int = 0, **details) -> Evidence:
     """The mean of ``values`` with a percentile-bootstrap 95% interval (2,000 resamples)."""
     x = np.asarray(values, dtype=float)
@@ -134,6 +137,7 @@ def mean_interval(values, unit: str, seed: int = 0, **details) -> Evidence:
     return Evidence(float(x.mean()), float(ci.low), float(ci.high), len(x), unit, details)
 
 
+@checked()
 def statistic_interval(values, statistic: Callable, unit: str, seed: int = 0, **details) -> Evidence:
     """Any vectorizable ``statistic(x, axis)`` of ``values`` with a percentile-bootstrap 95% interval."""
     x = np.asarray(values, dtype=float)
@@ -145,6 +149,7 @@ def statistic_interval(values, statistic: Callable, unit: str, seed: int = 0, **
     return Evidence(float(statistic(x, axis=-1)), float(ci.low), float(ci.high), len(x), unit, details)
 
 
+@checked()
 def difference_interval(first, second, unit: str, seed: int = 0, **details) -> Evidence:
     """mean(first) - mean(second) for two independent samples, percentile-bootstrap 95% interval."""
     a, b = (np.asarray(v, dtype=float) for v in (first, second))
@@ -156,6 +161,7 @@ def difference_interval(first, second, unit: str, seed: int = 0, **details) -> E
     return Evidence(float(a.mean() - b.mean()), float(ci.low), float(ci.high), len(a) + len(b), unit, details)
 
 
+@checked(successes=NON_NEGATIVE, total=NON_NEGATIVE)
 def proportion_interval(successes: int, total: int, unit: str, **details) -> Evidence:
     """A proportion with its Wilson 95% interval."""
     if total == 0:
@@ -165,6 +171,7 @@ def proportion_interval(successes: int, total: int, unit: str, **details) -> Evi
     return Evidence(share, float(min(low, share)), float(max(high, share)), int(total), unit, details)
 
 
+@checked(n=NON_NEGATIVE)
 def resampled_interval(statistic: Callable, n: int, unit: str, seed: int = 0, resamples: int = 1000,
                        **details) -> Evidence:
     """``statistic(indices)`` of the ``n`` units, with a percentile-bootstrap 95% interval from
@@ -178,6 +185,7 @@ def resampled_interval(statistic: Callable, n: int, unit: str, seed: int = 0, re
     return Evidence(float(statistic(np.arange(n))), float(low), float(high), n, unit, details)
 
 
+@checked(n=NON_NEGATIVE)
 def spread_interval(values, n: int, unit: str, **details) -> Evidence:
     """The mean of ``values`` (one per random split of the ``n`` units, e.g. half splits of the images), with
     the 2.5-97.5 percentile spread of the values themselves as the interval (not a bootstrap of their
@@ -190,6 +198,7 @@ def spread_interval(values, n: int, unit: str, **details) -> Evidence:
     return Evidence(float(values.mean()), float(low), float(high), n, unit, {"splits": len(values), **details})
 
 
+@checked(n=NON_NEGATIVE)
 def largest_of(estimates, lows, highs, unit: str, n: int, **details) -> Evidence:
     """The largest of several effects, with a valid 95% interval for it: each effect's interval must be
     simultaneous at 95% (Bonferroni, e.g. each at 1 - 0.05 / m); then [max of the lows, max of the
@@ -202,6 +211,7 @@ def largest_of(estimates, lows, highs, unit: str, n: int, **details) -> Evidence
                     {**details, "components": len(estimates)})
 
 
+@checked(n=NON_NEGATIVE)
 def largest_resampled(statistic: Callable, n: int, unit: str, seed: int = 0, resamples: int = 2000,
                       **details) -> Evidence:
     """The largest component of ``statistic(indices)`` (a vector of m effects of the ``n`` units), with

@@ -11,6 +11,7 @@ import pandas as pd
 import scipy.stats as ss
 from tqdm.auto import tqdm
 
+from ..parameters import Integer, checked
 from .baselines import CLAIMS as BASELINE_CLAIMS
 from .context import Context
 from .core import CONFIDENCE, FAILS, HOLDS, INCONCLUSIVE, NOT_EVALUATED, Claim, ClaimRefused, Evidence, Rule
@@ -75,6 +76,7 @@ def _contexts(contexts) -> list:
 REFUSALS = (ClaimRefused, ValueError, TypeError, RuntimeError, NotImplementedError, IndexError, KeyError)
 
 
+@checked()
 def evaluate(contexts, ids=None, progress: bool = False, controls: bool = False) -> pd.DataFrame:
     """The verdict of each claim (all that apply, or those in ``ids``) on one context or a list of
     contexts: one row per (context's model, claim). A claim in ``ids`` that no context can evaluate
@@ -108,6 +110,7 @@ def _row(claim: Claim, context, control: bool) -> dict:
         return claim.refused(f"{type(error).__name__}: {error}")
 
 
+@checked()
 def simultaneous(table: pd.DataFrame, familywise: float = 1 - CONFIDENCE) -> pd.DataFrame:
     """``table`` (from ``evaluate``) with Bonferroni-simultaneous verdicts per family, one family per
     (model, chapter): with m evaluated claims in a family, each interval is widened about its estimate by
@@ -166,6 +169,7 @@ def registry_hash() -> str:
     return hashlib.sha256(json.dumps(registry().to_dict(orient="records"), sort_keys=True).encode()).hexdigest()[:16]
 
 
+@checked()
 def scoreboard(contexts, ids=None, progress: bool = False) -> pd.DataFrame:
     """``evaluate`` on the contexts of several models (e.g. the model zoo): one row per (model, claim)."""
     return evaluate(contexts, ids, progress)
@@ -199,6 +203,7 @@ def markdown(table: pd.DataFrame, ids=None) -> str:
     return "\n".join(lines)
 
 
+@checked(chapter=Integer(0, 8))
 def zoo_markdown(board: pd.DataFrame, chapter: int) -> str:
     """Per claim of ``chapter``: on how many of ``board``'s models (from ``scoreboard``) it holds, and
     how the others went, as Markdown lines for a chapter's summary."""

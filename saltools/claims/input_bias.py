@@ -21,6 +21,7 @@ from ..attributions import attribute, to_map
 from ..data import Shapes, photos
 from ..experiments import brightness_sweep, cascading_randomization, compare
 from ..metrics import luminance_correlation
+from ..parameters import TEXT, Choice, Number, checked
 from ..rectgrad import SPACES, InSpace, RectGrad
 from .core import Claim, ClaimRefused, Evidence, Rule, mean_interval
 
@@ -51,6 +52,7 @@ class InputBiasContext:
     normalize its inputs itself (``saltools.rectgrad.InSpace``); by default the model's own.
     """
 
+    @checked()
     def __init__(self, model: nn.Module, *, n: int = 64, n_sweep: int = 32, compare_methods=(),
                  methods=MULTIPLYING + GRADIENT_ONLY + ("LRP-epsilon",), levels=(0.0, 1.0), background: float = 0.5,
                  space_methods=("RectGrad", "NoBias RectGrad"), space_levels=(0.0, 0.5, 1.0),
@@ -124,6 +126,7 @@ class InputBiasContext:
         theirs = GuidedBackprop(model64).attribute(x.clone(), target=y) * x
         return ((ours - theirs).abs().max() / theirs.abs().max()).item()
 
+    @checked(method=TEXT, level=Number(), space=Choice(tuple(SPACES)))
     def mass(self, method: str, level: float, table: pd.DataFrame | None = None, space: str = "unit") -> pd.Series:
         """Mass accuracy per object of ``method`` at grey ``level`` (NaN where the model is wrong)."""
         table = self.sweep if table is None else table

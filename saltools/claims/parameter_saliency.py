@@ -18,6 +18,7 @@ import torch
 from .. import evt
 from ..depth import statistic_by_stage
 from ..metrics import relevance_mass
+from ..parameters import checked
 from ..paramsal import pot, scorer_agreement
 from .context import Context
 from .core import (Claim, ClaimRefused, Evidence, Rule, difference_interval, mean_interval, proportion_interval,
@@ -32,6 +33,7 @@ WANG_SATO = "Wang & Sato 2023 (arXiv 2310.17951)"
 RANDOM_SEEDS, CONTROL_SEEDS = (1, 2, 3, 4), (5, 6, 7, 8)
 
 
+@checked()
 def random_ranking(stats, values: torch.Tensor, seed: int) -> torch.Tensor:
     """A random ranking of every query's filters, seeded (a scorer for ``Context.curves``)."""
     return torch.rand(values.shape, generator=torch.Generator().manual_seed(seed))
@@ -72,6 +74,7 @@ def _projection_on_object(context, n: int = 20, shuffled: bool = False) -> Evide
 
 
 # ----------------------------------------------------------------------------- chapter 2
+@checked()
 def normal_twin(sample: np.ndarray, seed: int = 0) -> np.ndarray:
     """Normal draws with each column's mean and std and the shape of ``sample`` [n, F]: the statistic
     as it would be if the normality assumption held (the chapter 2 and 3 claims' negative control)."""
@@ -88,6 +91,7 @@ def _sample(context, control: bool) -> np.ndarray:
 IMAGE_RESAMPLES, MAX_FILTERS = 200, 500
 
 
+@checked()
 def over_images(sample: np.ndarray, statistic, smooth: bool = False, seed: int = 0) -> np.ndarray:
     """``statistic(rows of sample)`` on ``IMAGE_RESAMPLES`` bootstrap resamples of the reference images (the rows
     of ``sample`` [n, F], the independent unit: every filter is measured on the same images), each on at most

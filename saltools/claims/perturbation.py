@@ -24,6 +24,7 @@ from ..data import CLASSES, Shapes
 from ..experiments import causal_scores, localization
 from ..metrics import kendall_tau, map_agreement, pairwise_agreement
 from ..models.evaluation import predict
+from ..parameters import Choice, checked
 from ..perturb import maps_by_baseline, maps_by_setting, rise
 from .core import Claim, Evidence, Rule, fingerprint, largest_resampled, resampled_interval, spread_interval
 
@@ -48,6 +49,7 @@ class PerturbationContext:
     computed once. ``rise_changes`` are RISE settings changed one at a time from the reference
     (``rise_masks`` masks, grid 8, keep probability 0.5); ``windows`` occlusion window/stride settings."""
 
+    @checked()
     def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor, *,
                  rise_masks: int = 500, rise_baselines=("black", "dataset_mean", "blur", "uniform"),
                  windows=None, rise_changes=None, methods=GRADIENT_METHODS, substrates=SUBSTRATES,
@@ -63,6 +65,7 @@ class PerturbationContext:
         self.methods, self.substrates = list(methods), tuple(substrates)
 
     @classmethod
+    @checked()
     def for_shapes(cls, model: nn.Module, n: int = 8, pool: int = 40, **kwargs) -> "PerturbationContext":
         """The first ``n`` correctly classified of ``pool`` Shapes test images (the chapter's choice)."""
         shapes = Shapes(pool, split="test")
@@ -88,6 +91,7 @@ class PerturbationContext:
         construction): the negative control of the neutrality claims."""
         return baseline_predictions(Indifferent(len(CLASSES)), self.images, CLASSES)
 
+    @checked()
     def random_maps(self, like: torch.Tensor, seed: int = 0) -> torch.Tensor:
         """Uniform noise maps shaped like ``like`` (they know nothing of the images: the controls of the
         agreement claims)."""
@@ -166,12 +170,14 @@ class PerturbationContext:
         """Deletion (MoRF) quality, higher is better (the negated AUC) [substrate, method, image]."""
         return -self.auc("deletion", "morf")
 
+    @checked(mode=Choice(("deletion", "insertion")))
     def auc(self, mode: str, order: str) -> np.ndarray:
         """AUC as an array [substrate, method, image]."""
         rows = self.scores[(self.scores["mode"] == mode) & (self.scores.order == order)]
         cube = rows.pivot_table(index=["substrate", "method"], columns="image", values="auc")
         return cube.to_numpy().reshape(len(self.substrates), len(self.maps), len(self.images))
 
+    @checked()
     def substrate_index(self, name: str) -> int:
         return sorted(self.substrates).index(name)
 
@@ -179,6 +185,7 @@ class PerturbationContext:
 class Indifferent(nn.Module):
     """A classifier that gives each of its ``classes`` the same logit whatever the image."""
 
+    @checked()
     def __init__(self, classes: int):
         super().__init__()
         self.classes = classes
@@ -197,6 +204,7 @@ def twin_gap(context) -> float:
     return float(np.abs(gap.mean(2)).max())
 
 
+@checked()
 def winner_bounds(quality: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[int, int, int]:
     """The number of distinct winners (best mean quality) over substrates of ``quality`` [substrate, method,
     image], with a 95% confidence range from simultaneous intervals rather than a bootstrap of a count of
@@ -229,6 +237,7 @@ def _winners(context, control: bool = False) -> Evidence:
                     {"substrates": quality.shape[0]})
 
 
+@checked()
 def split_half_agreement(quality: np.ndarray, splits: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """For ``splits`` random splits of the images into halves, from ``quality`` [substrate, method, image]
     (higher is better): the mean Kendall tau of each substrate's method ranking between the two halves

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats as ss
 
+from ..parameters import checked
 from .core import CONFIDENCE, NOT_EVALUATED
 
 #: per directional claim, the smallest distance from its threshold the book must be able to detect
@@ -68,6 +69,7 @@ SMALLEST_EFFECT: dict[str, float] = {
 POWER = 0.8
 
 
+@checked()
 def units_needed(half_width, n, delta, equivalence, power: float = POWER):
     """Units at which a 95% interval decides with probability ``power``, from a pilot interval's
     ``half_width`` on ``n`` units (spread per unit: half-width * sqrt(n) / z(0.975)) and the smallest effect
@@ -79,6 +81,7 @@ def units_needed(half_width, n, delta, equivalence, power: float = POWER):
         return np.ceil(((z_interval + z_power) * spread / np.asarray(delta, dtype=float)) ** 2)
 
 
+@checked()
 def power_plan(table: pd.DataFrame, power: float = POWER) -> pd.DataFrame:
     """Per evaluated row of ``table`` (from ``evaluate``, read as a pilot): the claim's smallest effect
     (``SMALLEST_EFFECT``, or the band of an equivalence claim), the units its interval needs to decide it with

@@ -25,12 +25,13 @@ import torch.nn as nn
 
 from .. import checks
 from ..attributions import attribute, to_map
-from ..baselines import BASELINES, ROAD
+from ..baselines import ROAD, SUBSTRATES
 from ..data import Shapes
 from ..experiments import blur_control, occlusion_distance, parameter_randomization, srg_scores
 from ..leakage import model_leak, probe_leak, removal_masks
 from ..metrics import kendall_tau
 from ..models.evaluation import predict
+from ..parameters import Choice, checked
 from ..perturb import occlusion
 from .core import Claim, Evidence, Rule, fingerprint, mean_interval, resampled_interval, spread_interval
 from .perturbation import GRADIENT_METHODS, SAME_SUBSTRATES, copied_substrates, split_half_agreement
@@ -41,7 +42,6 @@ SONG = "Song et al. 2023 (arXiv 2304.13836)"
 HEDSTROEM = "Hedstroem et al. 2024 (Smooth MPRT, arXiv 2401.06465)"
 ADEBAYO = "Adebayo et al. 2018, NeurIPS"
 
-SUBSTRATES = (*BASELINES, ROAD)
 WAYS = ("MoRF", "LeRF", "SRG")
 BLURRED = ("Saliency", "InputXGradient", "GuidedBackprop", "IntegratedGradients")
 RANDOMIZED = ("Saliency", "GuidedBackprop", "RectGrad")
@@ -53,6 +53,7 @@ class RemedyContext:
     more, their masks only read off) measure the leak through the outline; ``randomized`` of the
     images go through the randomization tests (``smooth`` noisy copies each for Smooth MPRT)."""
 
+    @checked()
     def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor, *,
                  leak_images: int = 960, randomized: int = 16, smooth: int = 8, steps: int = 10,
                  substrates=SUBSTRATES, name: str = "model"):
@@ -65,6 +66,7 @@ class RemedyContext:
         self.substrates = tuple(substrates)
 
     @classmethod
+    @checked()
     def for_shapes(cls, model: nn.Module, n: int = 48, **kwargs) -> "RemedyContext":
         """The first ``n`` correctly classified of 2.5 n Shapes test images (seed 1: not chapter 6's), and
         20 n leak images unless ``leak_images`` is given."""
@@ -158,6 +160,7 @@ class RemedyContext:
                           for test, smooth in (("MPRT", 0), ("Smooth MPRT", self.smooth))], ignore_index=True)
 
     # -- arrays
+    @checked(way=Choice(WAYS))
     def quality(self, way: str) -> np.ndarray:
         """Higher-is-better quality [substrate, method, image]: MoRF (negated area), LeRF (area) or SRG."""
         if way not in WAYS:
@@ -169,6 +172,7 @@ class RemedyContext:
 
 
 # ----------------------------------------------------------------------------- agreement of substrates
+@checked(way=Choice(WAYS))
 def method_ranks(context: RemedyContext, way: str) -> pd.DataFrame:
     """Rank of each method (1 = best, by the mean over images) under each substrate: [substrate x method]."""
     means = context.quality(way).mean(2)

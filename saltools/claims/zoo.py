@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..models import SHIPPED, load
+from ..parameters import Choice, Integer, checked
 from ..paramsal import cache_dir
 from ..profiles import PROFILES, get
 from .context import Context
@@ -59,6 +60,7 @@ def zoo_settings(profile) -> dict:
             "n_leak": 320 if profile.scale == "default" else 40}
 
 
+@checked()
 def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16, n_perturbed: int = 8,
                  n_graded: int = 16, n_leak: int = 320, n_reference: int | None = None, kinds=CONTEXTS,
                  data: tuple | None = None, **kwargs) -> list:
@@ -81,6 +83,7 @@ def zoo_contexts(models: dict, profile, n_images: int = 32, n_objects: int = 16,
     return [build[kind](name, model) for name, model in models.items() for kind in kinds]
 
 
+@checked(chapter=Integer(0, 8), source=Choice(SOURCES))
 def zoo_verdicts(chapter: int | None = None, source: str = "shipped", progress: bool | None = None,
                  reuse=()) -> pd.DataFrame:
     """The claims of ``chapter`` (default: every chapter) on every model of ``models.SHIPPED``, with the
@@ -286,6 +289,7 @@ def zoo_key(profile, kind: type = Context) -> str:
     return digest.hexdigest()
 
 
+@checked()
 def write_verdicts(table: pd.DataFrame, path: Path, key: str) -> None:
     """``table`` (from ``scoreboard``) as JSON with its ``key``, written atomically."""
     write_json({"key": key, "rows": table.to_dict(orient="records")}, path)
@@ -303,6 +307,7 @@ def write_json(content: dict, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+@checked()
 def read_verdicts(path: Path, key: str) -> pd.DataFrame | None:
     """The table saved by ``write_verdicts`` under ``key``, or None (with a warning) when the file is not
     one: unreadable JSON, another key, missing columns, unknown claims or verdicts, or non-numeric effects."""

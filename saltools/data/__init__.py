@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..parameters import checked
 from .corruptions import CORRUPTIONS, Corrupted, Corruption, corrupt
 from .real import IMAGENETTE_WNIDS, SKIMAGE_PHOTOS, imagenette, photos
 from .shapes import CLASSES, DOMAINS, Domain, Shapes
@@ -28,6 +29,7 @@ def data_root() -> Path:
     return Path(os.environ.get("SALTOOLS_DATA", Path.home() / ".cache" / "saltools"))
 
 
+@checked()
 def first_images(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n`` (default: all) images [n, C, H, W] and labels [n] of a Shapes data set (rendered at
     once) or of any Dataset of (image, label, ...), such as the full profile's Imagenette subsets."""
@@ -45,6 +47,7 @@ def first_images(dataset, n: int | None = None) -> tuple[torch.Tensor, torch.Ten
     return torch.stack([item[0] for item in items]), labels
 
 
+@checked()
 def for_profile(profile, role: str, n: int | None = None, seed: int = 0, **shapes_kwargs):
     """The data a chapter uses in a role under a profile: a Dataset of (image in [0, 1], label, ...).
 

@@ -12,6 +12,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from .. import checks
 from .._hashing import key as hash_key, name_id
+from ..parameters import Choice, Integer, checked, checked_fields
 from .noise import noise_field, smooth_noise
 
 
@@ -58,6 +59,7 @@ def _fog(x, amount, keys):
     return (x + amount * fog) * peak / (peak + amount)
 
 
+@checked_fields()
 @dataclass(frozen=True)
 class Corruption:
     """An ImageNet-C-style corruption: ``apply(images, level, keys)`` with one level per severity.
@@ -82,15 +84,12 @@ CORRUPTIONS: dict[str, Corruption] = {
 }
 
 
+@checked(corruption=Choice(tuple(CORRUPTIONS)), severity=Integer(1, 5))
 def corrupt(images: torch.Tensor, corruption: str, severity: int, keys: np.ndarray | None = None) -> torch.Tensor:
     """Apply a named corruption at severity 1-5 to a batch of images in [0, 1]; returns a new batch.
 
     ``keys`` (one uint64 per image) seeds the random corruptions; by default the batch position.
     """
-    if corruption not in CORRUPTIONS:
-        raise ValueError(f"unknown corruption {corruption!r}; expected one of {sorted(CORRUPTIONS)}")
-    if severity not in (1, 2, 3, 4, 5):
-        raise ValueError(f"severity must be an integer from 1 to 5; got {severity!r}")
     checks.images(images)
     if images.shape[1] != 3:
         raise ValueError(f"images must have shape [N, 3, H, W]; got {tuple(images.shape)}")
@@ -103,6 +102,7 @@ class Corrupted(torch.utils.data.Dataset):
     """Any Dataset of (image in [0, 1], label, ...) with a corruption applied to each image (keyed by
     its index, so item i is always corrupted the same way)."""
 
+    @checked(corruption=Choice(tuple(CORRUPTIONS)), severity=Integer(1, 5))
     def __init__(self, dataset, corruption: str, severity: int):
         corrupt(torch.zeros(1, 3, 8, 8), corruption, severity)          # validates both
         self.dataset, self.corruption, self.severity = dataset, corruption, severity

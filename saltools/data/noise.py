@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .._hashing import key as hash_key, name_id, normal_stream, uniform as hash_uniform, uniform_stream
+from ..parameters import POSITIVE, Each, checked
 
 
 def _interpolation_matrix(grid: int, size: int) -> torch.Tensor:
@@ -20,6 +21,7 @@ def _interpolation_matrix(grid: int, size: int) -> torch.Tensor:
     return weights.float()
 
 
+@checked(grids=Each(POSITIVE))
 def smooth_noise(keys: np.ndarray, channels: int, size: int, grids: Sequence[int]) -> torch.Tensor:
     """Smooth value noise in about [-0.5, 0.5]: hashed grids upsampled bilinearly, summed.
 
@@ -37,6 +39,7 @@ def smooth_noise(keys: np.ndarray, channels: int, size: int, grids: Sequence[int
     return out
 
 
+@checked(shape=Each(POSITIVE))
 def noise_field(keys: np.ndarray, stream: str, shape: tuple[int, ...], normal: bool) -> torch.Tensor:
     """Independent uniform (or standard normal) values [len(keys), *shape], one stream per image key."""
     base = hash_key(keys, name_id(stream)) << np.uint64(24)        # room for 2^23 pixels per image

@@ -11,11 +11,13 @@ import torch.nn.functional as F
 from torchvision import datasets, transforms
 
 from .._network import reachable
+from ..parameters import Choice, Each, checked
 
 
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "cat")
 
 
+@checked(names=Each(Choice(SKIMAGE_PHOTOS)))
 def photos(names: Sequence[str] = SKIMAGE_PHOTOS, size: int = 224) -> torch.Tensor:
     """scikit-image's bundled sample photos (no download), centre-cropped and resized: [N, 3, size, size]."""
     out = []
@@ -49,6 +51,7 @@ class _ToImageNetIndex:
         return self.indices[label]
 
 
+@checked(split=Choice(("train", "val")))
 def imagenette(root: str | Path, split: str = "val", size: int = 224, download: bool = False):
     """torchvision's Imagenette (full profile): images in [0, 1], labels as ImageNet-1k class indices.
 

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from .._hashing import key as hash_key, name_id, uniform as hash_uniform
+from ..parameters import NON_NEGATIVE, TEXT, Choice, Integer, checked, checked_fields
 from .corruptions import CORRUPTIONS, corrupt
 from .noise import smooth_noise
 
@@ -25,6 +26,7 @@ CLASSES: tuple[str, ...] = (
 )
 
 
+@checked_fields()
 @dataclass(frozen=True)
 class Domain:
     """How a domain draws backgrounds and colours.
@@ -154,27 +156,15 @@ class Shapes(torch.utils.data.Dataset):
 
     classes = CLASSES
 
+    @checked(n=NON_NEGATIVE, split=TEXT, domain=Choice(tuple(DOMAINS)), corruption=Choice(tuple(CORRUPTIONS)),
+             severity=Integer(0, 5), size=Integer(low=16))
     def __init__(self, n: int, split: str = "test", seed: int = 0, domain: str = "source", *,
                  start: int = 0, size: int = 64, corruption: str | None = None, severity: int = 0,
                  object_color=None, background_color=None, texture: float | None = None,
                  clutter: int | None = None):
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be a non-negative integer; got {n!r}")
-        if domain not in DOMAINS:
-            raise ValueError(f"unknown domain {domain!r}; expected one of {sorted(DOMAINS)}")
-        if not isinstance(size, (int, np.integer)) or size < 16:
-            raise ValueError(f"size must be an integer >= 16; got {size!r}")
-        if not isinstance(start, (int, np.integer)) or start < 0:
-            raise ValueError(f"start must be a non-negative integer (the first image's index); got {start!r}")
-        if texture is not None and not (isinstance(texture, (int, float, np.number)) and 0 <= float(texture) < np.inf):
-            raise ValueError(f"texture must be a finite number >= 0 (the texture's amplitude) or None; got {texture!r}")
-        if clutter is not None and (not isinstance(clutter, (int, np.integer)) or clutter < 0):
-            raise ValueError(f"clutter must be a non-negative integer (distractor shapes) or None; got {clutter!r}")
         if (corruption is None) != (severity == 0):
-            raise ValueError("give a corruption together with a severity 1-5, or neither")
-        if corruption is not None and (corruption not in CORRUPTIONS or severity not in (1, 2, 3, 4, 5)):
-            raise ValueError(f"corruption must be one of {sorted(CORRUPTIONS)} with severity 1-5; "
-                             f"got {corruption!r}, {severity!r}")
+            raise ValueError(f"give a corruption together with a severity 1-5, or neither; got {corruption!r}, "
+                             f"{severity!r}")
         self.n, self.split, self.seed, self.start, self.size = int(n), split, int(seed), int(start), int(size)
         self.domain_name = domain
         self.domain = DOMAINS[domain]
@@ -205,6 +195,7 @@ class Shapes(torch.utils.data.Dataset):
         """All images as one float tensor [N, 3, H, W] in [0, 1] (a new tensor on every call)."""
         return self._images.float() / 255
 
+    @checked()
     def batches(self, batch_size: int):
         """Yield (images, labels) batches in order, converting only one batch at a time."""
         for lo in range(0, self.n, batch_size):

@@ -17,11 +17,13 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..parameters import checked, checked_fields
 from ..profiles import building_book, scale
 from . import cores
 from .cores import CORES, add_once
 
 
+@checked_fields()
 @dataclass(frozen=True)
 class Feedback:
     """The verdict on one answer: ``passed`` and a message (shown as Markdown in a notebook). ``audit`` (only
@@ -44,6 +46,7 @@ class Feedback:
         return f"{'Correct.' if self.passed else 'Not yet.'} {self.message}"
 
 
+@checked_fields()
 @dataclass(frozen=True)
 class Exercise:
     """An answer key: ``expected(**given)`` gives the right answer; ``mistakes`` maps a hint to a function
@@ -94,6 +97,7 @@ def _as_array(value) -> np.ndarray | None:
     return None
 
 
+@checked()
 def difference(answer, expected, rtol: float = 1e-4, atol: float = 1e-8) -> str | None:
     """Why ``answer`` is not ``expected`` (None when it is): type, keys, shape or value, recursively."""
     if isinstance(expected, (bool, np.bool_)):
@@ -132,13 +136,12 @@ def difference(answer, expected, rtol: float = 1e-4, atol: float = 1e-8) -> str 
     return None if np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True) else "the values differ"
 
 
+@checked()
 def check(exercise: str, answer, prediction=None, **given) -> Feedback:
     """Check ``answer`` to ``exercise`` (an id of ``EXERCISES``), the key computed from ``given``. A "predict
     first" exercise needs the ``prediction`` written down before the answer, and shows it beside the result. An
     implement-the-core exercise (an id of ``cores.CORES``) takes the student's function as ``answer`` and runs it
     on many random and edge cases against saltools."""
-    if not isinstance(exercise, str):
-        raise TypeError(f"exercise must be an exercise id (a str such as 'ch01.learning-rate'); got {exercise!r}")
     if exercise in CORES:
         passed, message = cores.grade(CORES[exercise], answer)
         return Feedback(exercise, passed, message, cores.audit(CORES[exercise]) if passed and _auditing() else None)

@@ -15,10 +15,13 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..parameters import checked, checked_fields
+
 
 Case = tuple[str, dict]
 
 
+@checked_fields()
 @dataclass(frozen=True)
 class Core:
     """An implement-the-core exercise: ``reference(**inputs)`` is saltools' answer for each of ``cases(rng)``
@@ -73,6 +76,7 @@ def _disagreement(got, want, rtol: float, atol: float) -> str | None:
     return f"at {list(where) if where else 'the value'}: expected {b[where]:.6g}, got {a[where]:.6g}"
 
 
+@checked()
 def failures(core: Core, function: Callable, seed: int = 0, reference: Callable | None = None) -> list[str]:
     """The cases of ``core`` on which ``function`` differs from the reference (or from ``reference``) or raises,
     each named with how."""

@@ -13,8 +13,10 @@ from scipy import stats
 from skimage.metrics import structural_similarity
 
 from .. import checks
+from ..parameters import PROBABILITY, TEXT, checked
 
 
+@checked(top=PROBABILITY)
 def map_agreement(first: torch.Tensor, second: torch.Tensor, top: float = 0.1) -> pd.DataFrame:
     """How alike two sets of maps [N, H, W] are, one row per image: Spearman correlation of |map| and of
     the signed map, Kendall's tau of |map|, the share of the top ``top`` fraction of pixels (by |map|)
@@ -74,6 +76,7 @@ def kendall_tau(x, y) -> np.ndarray:
         return (a * b).sum((-1, -2)) / np.sqrt((a * a).sum((-1, -2)) * (b * b).sum((-1, -2)))
 
 
+@checked(method=TEXT)
 def ranking_agreement(scores: pd.DataFrame, variant: str = "variant", method: str = "method",
                       value: str = "score", unit: str = "image", higher_is_better: bool = True,
                       reference: str | None = None) -> pd.DataFrame:
@@ -105,6 +108,7 @@ def ranking_agreement(scores: pd.DataFrame, variant: str = "variant", method: st
     return table[swap | (table.variant_b == reference)].reset_index(drop=True)
 
 
+@checked(top=PROBABILITY)
 def pairwise_agreement(maps: dict, top: float = 0.1) -> pd.DataFrame:
     """``map_agreement`` for every pair of map sets in ``maps`` (name -> [N, H, W]): one row per
     (a, b, image)."""

@@ -6,10 +6,12 @@ import torch
 
 from .. import checks
 from .._torch import in_layout, memory_layout_fallback, preserved_state
-from ..baselines import BASELINES, fills_for, prepared_targets, road_imputation, target_scores
+from ..baselines import BASELINES, SUBSTRATES, fills_for, prepared_targets, road_imputation, target_scores
+from ..parameters import Choice, checked
 from .localization import pearson_rows, ranks_from_top
 
 
+@checked(mode=Choice(("deletion", "insertion")), substrate=Choice(SUBSTRATES))
 def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=None, *, mode: str = "deletion",
                        order: str = "morf", substrate: str = "black", steps: int = 32, output: str = "probability",
                        chunk: int = 64, seed: int = 0, dataset_mean=(0.5, 0.5, 0.5)) -> torch.Tensor:
@@ -17,13 +19,9 @@ def perturbation_curve(model, images: torch.Tensor, maps: torch.Tensor, target=N
     ``saltools.perturb.BASELINES``) or inserted (into the substrate), ``order`` "morf" (most relevant
     first) or "lerf" (least relevant first) by |map|; step t changes the first t/steps of the pixels.
     Each image's steps go through the model in batches of ``chunk``."""
-    if mode not in ("deletion", "insertion") or order not in ("morf", "lerf"):
-        raise ValueError(f"mode must be 'deletion' or 'insertion' and order 'morf' or 'lerf'; got {mode!r}, {order!r}")
     images = checks.images(images, model=model)
     maps = checks.maps(maps, shape=(len(images), *images.shape[2:]))
     steps, chunk = checks.positive_int(steps, "steps"), checks.positive_int(chunk, "chunk")
-    if substrate not in BASELINES:
-        raise ValueError(f"unknown substrate {substrate!r}; expected one of {sorted(BASELINES)}")
     pixels, steps_shape = maps[0].numel(), (steps + 1, 1, *maps.shape[1:])
     thresholds = torch.linspace(0, pixels, steps + 1).round()
     with preserved_state(model), torch.no_grad():
@@ -63,6 +61,7 @@ def auc(curves: torch.Tensor) -> torch.Tensor:
     return torch.trapezoid(curves, dx=1.0 / (curves.shape[1] - 1), dim=1)
 
 
+@checked()
 def aopc(curves: torch.Tensor, k: int | None = None) -> torch.Tensor:
     """Area over the MoRF perturbation curve (Samek et al. 2017): mean drop from the unperturbed score
     over the first ``k`` + 1 steps (default all): [N]."""
@@ -85,6 +84,7 @@ def symmetric_relevance_gain(morf: torch.Tensor, lerf: torch.Tensor) -> torch.Te
     return auc(lerf) - auc(morf)
 
 
+@checked()
 def road_curve(model, images: torch.Tensor, maps: torch.Tensor, target=None, *, order: str = "morf",
                percentages=(10, 20, 30, 40, 50, 60, 70, 80, 90), noise: float = 0.01, output: str = "probability",
                seed: int = 0, chunk: int = 64) -> torch.Tensor:
@@ -92,8 +92,6 @@ def road_curve(model, images: torch.Tensor, maps: torch.Tensor, target=None, *, 
     the highest (``order="morf"``) or lowest ("lerf") |relevance| and filling them by
     ``baselines.road_imputation`` (noise drawn afresh per percentage from ``seed``). Each percentage is
     one sparse solve for the whole batch and forward passes of ``chunk`` images."""
-    if order not in ("morf", "lerf"):
-        raise ValueError(f"order must be 'morf' or 'lerf'; got {order!r}")
     images = checks.images(images, model=model)
     maps = checks.maps(maps, shape=(len(images), *images.shape[2:]))
     shares = torch.as_tensor(percentages, dtype=torch.float64) / 100
@@ -119,6 +117,7 @@ def _scores_in_chunks(model, batch: torch.Tensor, target: torch.Tensor, output: 
     return memory_layout_fallback(model, scores)
 
 
+@checked(baseline=Choice(tuple(BASELINES)))
 def faithfulness_correlation(model, images: torch.Tensor, maps: torch.Tensor, target=None, *,
                              subset_size: int = 224, n_subsets: int = 100, baseline: str = "black",
                              output: str = "probability", seed: int = 0, chunk: int = 64,
@@ -133,8 +132,6 @@ def faithfulness_correlation(model, images: torch.Tensor, maps: torch.Tensor, ta
     pixels = maps.shape[1]
     if subset_size > pixels or n_subsets < 2:
         raise ValueError(f"need subset_size <= {pixels} pixels and n_subsets >= 2; got {subset_size}, {n_subsets}")
-    if baseline not in BASELINES:
-        raise ValueError(f"unknown baseline {baseline!r}; expected one of {sorted(BASELINES)}")
     generator, group = torch.Generator().manual_seed(seed), max(1, chunk // (n_subsets + 1))
     sums, drops = [], []
     with preserved_state(model), torch.no_grad():

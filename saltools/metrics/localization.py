@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from .. import checks
+from ..parameters import POSITIVE, PROBABILITY, Either, checked
 
 
 class UndefinedMetricWarning(RuntimeWarning):
@@ -61,6 +62,7 @@ def relevance_mass(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
                                                           "a map without relevance": total == 0})
 
 
+@checked()
 def ranks_from_top(maps: torch.Tensor, absolute: bool) -> torch.Tensor:
     """Each pixel's place [N, H*W] when the map's pixels are sorted by relevance, highest first (stable)."""
     flat = maps.abs().flatten(1) if absolute else maps.flatten(1)
@@ -79,6 +81,7 @@ def relevance_rank(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
                                 {"an empty mask": _empty(masks), "a constant map": _constant(maps)})
 
 
+@checked()
 def pointing_game(maps: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, absolute: bool = True) -> torch.Tensor:
     """Pointing game (Zhang et al. 2018): 1.0 where the map's highest pixel (by |relevance|, or by signed
     relevance with ``absolute=False``; the first in row-major order on ties) lies in the mask or within
@@ -95,6 +98,7 @@ def pointing_game(maps: torch.Tensor, masks: torch.Tensor, tolerance: int = 0, a
     return _nan_where_undefined((top & masks.flatten(1)).any(1).float(), "pointing_game", undefined)
 
 
+@checked(k=Either((POSITIVE, PROBABILITY)))
 def top_k_intersection(maps: torch.Tensor, masks: torch.Tensor, k: int | float) -> torch.Tensor:
     """Share of the map's ``k`` highest pixels by |relevance| (a count, or a share of the pixels when
     ``k`` < 1) that lie in the mask: [N]; NaN, with a warning, for an empty mask or a constant map.
@@ -110,6 +114,7 @@ def top_k_intersection(maps: torch.Tensor, masks: torch.Tensor, k: int | float) 
                                 {"an empty mask": _empty(masks), "a constant map": _constant(maps)})
 
 
+@checked()
 def mask_roc_auc(maps: torch.Tensor, masks: torch.Tensor, absolute: bool = True) -> torch.Tensor:
     """ROC-AUC of the map (|relevance|, or signed with ``absolute=False``) as a score that separates mask
     pixels from the rest: the probability that a random mask pixel outranks a random other pixel, ties

@@ -10,6 +10,8 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock
 
+from ..parameters import POSITIVE, Each, Number, checked
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 
@@ -20,6 +22,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Normalize(nn.Module):
     """``(x - mean) / std`` per channel, so the model takes images in [0, 1]."""
 
+    @checked(mean=Each(Number()), std=Each(Number(0, open="low")))
     def __init__(self, mean: Sequence[float] = (0.5, 0.5, 0.5), std: Sequence[float] = (0.25, 0.25, 0.25)):
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
@@ -32,6 +35,7 @@ class Normalize(nn.Module):
 class Normalized(nn.Module):
     """A network preceded by input normalization: ``net(normalize(x))``."""
 
+    @checked(mean=Each(Number()), std=Each(Number(0, open="low")))
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
         self.normalize = Normalize(mean, std)
@@ -48,6 +52,7 @@ class ShapesResNet(nn.Module):
     torchvision's own ``BasicBlock``; the stem is a stride-2 3x3 conv without max-pool.
     """
 
+    @checked(layers=Each(POSITIVE), widths=Each(POSITIVE))
     def __init__(self, num_classes: int = 10, layers: Sequence[int] = (2, 2, 2, 2),
                  widths: Sequence[int] = (16, 32, 64, 128)):
         super().__init__()
@@ -106,6 +111,7 @@ class ShapesVGG(_StagedNet):
     ``layer2`` .. ``layer4`` starting with a 2x2 max-pool; global average pooling and ``fc``.
     """
 
+    @checked(widths=Each(POSITIVE))
     def __init__(self, num_classes: int = 10, widths: Sequence[int] = (16, 32, 64, 128), convs: int = 2):
         super().__init__()
         self.normalize = Normalize()
@@ -125,6 +131,7 @@ class InvertedResidual(nn.Module):
     projection, and a skip connection when the shape allows. ReLU instead of ReLU6, so that every
     activation is one RectGrad and Guided Backprop know (torchvision's block hard-codes ReLU6)."""
 
+    @checked(inp=POSITIVE, out=POSITIVE)
     def __init__(self, inp: int, out: int, stride: int, expand: int = 4):
         super().__init__()
         hidden = inp * expand
@@ -145,6 +152,7 @@ class ShapesMobileNet(_StagedNet):
     average pooling and ``fc``.
     """
 
+    @checked(widths=Each(POSITIVE))
     def __init__(self, num_classes: int = 10, widths: Sequence[int] = (24, 32, 64, 96), blocks: int = 2,
                  expand: int = 4, head: int = 256):
         super().__init__()

@@ -12,8 +12,10 @@ from tqdm.auto import tqdm
 from .. import checks
 from .._torch import in_layout, memory_layout_fallback, preserved_state
 from ..data import CORRUPTIONS, Shapes, first_images
+from ..parameters import TEXT, Choice, Each, Integer, checked
 
 
+@checked()
 def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = False) -> torch.Tensor:
     """Logits [N, classes] for images in [0, 1] (a tensor or a Dataset), in eval mode, batched, in
     channels-last memory where the model takes it (batches of 64 stay in a CPU's cache: up to 2.4x
@@ -33,6 +35,7 @@ def predict(model: nn.Module, images, batch_size: int = 64, progress: bool = Fal
     return torch.cat(out)
 
 
+@checked()
 def accuracy(model: nn.Module, dataset, labels: torch.Tensor | None = None, batch_size: int = 64) -> float:
     """Top-1 accuracy on a Dataset of (image, label, ...) or on images with labels (one pass over the data)."""
     batch_size = checks.positive_int(batch_size, "batch_size")
@@ -82,6 +85,7 @@ class Mistakes:
         return len(self.labels)
 
 
+@checked()
 def mistakes(model: nn.Module, dataset, limit: int | None = None, batch_size: int = 64) -> Mistakes:
     """The images the model misclassifies (at most ``limit``, in dataset order). The data is read in
     batches that start at ``limit`` images (at least 8) and double up to ``batch_size``, so a model that
@@ -118,6 +122,7 @@ def _growing_batches(dataset, first: int, last: int):
         lo, size = hi, min(2 * size, last)
 
 
+@checked(split=TEXT, corruptions=Each(Choice(tuple(CORRUPTIONS))), severities=Each(Integer(1, 5)))
 def robustness(model: nn.Module, n: int = 1000, *, split: str = "test", seed: int = 0,
                corruptions: Sequence[str] | None = None, severities: Sequence[int] = (1, 2, 3, 4, 5),
                batch_size: int = 64, progress: bool = True) -> pd.DataFrame:

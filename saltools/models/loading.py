@@ -20,6 +20,7 @@ import torchvision.models as tvm
 
 from .._network import reachable
 from ..data import CLASSES
+from ..parameters import TEXT, Choice, Each, checked, checked_fields
 from .architectures import IMAGENET_MEAN, IMAGENET_STD, Normalized, ShapesMobileNet, ShapesResNet, ShapesVGG
 
 
@@ -31,6 +32,7 @@ class ChecksumError(RuntimeError):
     """A weights file does not have the expected sha256."""
 
 
+@checked_fields(classes=Each(TEXT), architecture=Choice(("resnet", "vgg", "mobilenet")))
 @dataclass(frozen=True)
 class ShippedModel:
     """A checkpoint inside the package: file name, sha256, architecture (a name in ``ARCHITECTURES``)
@@ -91,6 +93,7 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+@checked()
 def load(name: str = "shapes-resnet", *, device: str | torch.device | None = None,
          weights: str | Path | None = None) -> nn.Module:
     """A model in eval mode taking images in [0, 1], with ``model.classes`` (class names).
@@ -111,11 +114,13 @@ def load(name: str = "shapes-resnet", *, device: str | torch.device | None = Non
     return model.to(device) if device is not None else model
 
 
+@checked()
 def asset_path(file: str) -> Path:
     """Path of a file shipped in ``saltools/assets``."""
     return Path(str(resources.files("saltools.assets") / file))
 
 
+@checked()
 def load_checked(path: str | Path, expected_sha256: str) -> dict:
     """``torch.load(path, weights_only=True)`` after checking the file's sha256 (ChecksumError if wrong)."""
     found = sha256(path)
@@ -156,6 +161,7 @@ def _load_torchvision(name: str, weights: str | Path | None) -> nn.Module:
     return model
 
 
+@checked()
 def torchvision_weights_path(url: str) -> Path:
     """Where torch.hub caches the checkpoint at ``url`` (under ``$TORCH_HOME``)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
@@ -191,12 +197,14 @@ def check_hash_prefix(path: Path) -> Path:
     return path
 
 
+@checked()
 def torchvision_weights_url(name: str) -> str:
     """The download address of the torchvision weights that ``load(name)`` uses."""
     builder, member = TORCHVISION[name]
     return tvm.get_model_weights(builder)[member].url
 
 
+@checked()
 def torchvision_weights_obtainable(name: str) -> bool:
     """Whether ``load(name)`` can get its torchvision weights: cached, or the host answers."""
     url = torchvision_weights_url(name)

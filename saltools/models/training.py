@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from .. import checks
 from .._torch import device_of, preserved_state
 from ..data import Shapes, first_images
+from ..parameters import checked
 from .architectures import Normalize
 from .evaluation import as_images
 from .loading import ARCHITECTURES, SHIPPED
@@ -32,6 +33,7 @@ def fit_normalization(model: nn.Module, images: torch.Tensor) -> None:
     norm.std.copy_(std.view(1, -1, 1, 1))
 
 
+@checked()
 def train(model: nn.Module, dataset, *, epochs: int = 8, batch_size: int = 128, lr: float = 3e-3,
           weight_decay: float = 5e-4, seed: int = 0, flips: bool = True, noise: float = 0.0,
           progress: bool = True) -> pd.DataFrame:
@@ -107,6 +109,7 @@ def _train_from_seed(spec, seed: int, n_train: int, epochs: int, noise: float, p
     return model.eval(), history
 
 
+@checked()
 def train_shapes_model(name: str = "shapes-resnet", n_train: int = 20000, epochs: int = 6, noise: float = 0.05,
                        progress: bool = True):
     """The one recipe behind every shipped Shapes model (``SHIPPED[name]``): returns (model in eval
@@ -117,6 +120,7 @@ def train_shapes_model(name: str = "shapes-resnet", n_train: int = 20000, epochs
     return _train_from_seed(SHIPPED[name], SHIPPED[name].seed, n_train, epochs, noise, progress)
 
 
+@checked()
 def train_shapes_resnet(n_train: int = 20000, epochs: int = 6, seed: int = 0, noise: float = 0.05,
                         progress: bool = True):
     """The recipe of the shipped ``shapes-resnet`` checkpoint with any ``seed``: returns (model in eval

@@ -14,12 +14,12 @@ from .interventions import (SELECTIONS, edited_filters, edited_probabilities, fi
                             summarize_interventions)
 from .projection import input_projection, projections
 from .reference import ParameterSaliency, reference_batches
-from .scorers import (MIN_REFERENCE, SCORERS, DegenerateStatisticsWarning, TailFit, exponential_tail, last_stage_raw,
+from .scorers import (MIN_REFERENCE, SCORER, SCORERS, DegenerateStatisticsWarning, TailFit, exponential_tail, last_stage_raw,
                       pot, random_scores, resolve_scorer, scorer_agreement, zscore)
 from .statistic import filter_saliency, filter_saliency_loop
 from .storage import StatisticsFileError
 
-__all__ = ["DegenerateStatisticsWarning", "MIN_REFERENCE", "ParameterSaliency", "SCORERS", "SELECTIONS",
+__all__ = ["DegenerateStatisticsWarning", "MIN_REFERENCE", "ParameterSaliency", "SCORER", "SCORERS", "SELECTIONS",
            "StatisticsFileError", "TailFit", "cache_dir", "edited_filters", "edited_probabilities", "exponential_tail",
            "filter_columns", "filter_saliency", "filter_saliency_loop", "input_projection", "intervention_curves",
            "last_stage_raw", "planted_fault_benchmark", "planted_faults", "pot", "projections", "random_scores",

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..parameters import checked
 from .reference import ParameterSaliency, reference_batches
 from . import storage
 from .storage import StatisticsFileError
@@ -28,6 +29,7 @@ def _cache_key(model: nn.Module, reference, settings: dict) -> str:
     return digest.hexdigest()[:32]
 
 
+@checked()
 def reference_statistics(model: nn.Module, reference, *, cache: bool = True, max_tail: int = 2000,
                          sample_size: int = 1000, batch_size: int = 128, seed: int = 0,
                          progress: bool = True) -> ParameterSaliency:

@@ -13,11 +13,13 @@ from tqdm.auto import tqdm
 from ..data import first_images
 from ..models.evaluation import predict
 from ..models.filters import conv_layers, filter_index
+from ..parameters import Choice, checked
 from .interventions import filter_columns
 from .reference import ParameterSaliency
 
 
 @contextmanager
+@checked()
 def planted_faults(model: nn.Module, columns, factor: float = -1.0) -> Iterator[nn.Module]:
     """Multiply the weights of the filters ``columns`` by ``factor`` (-1 flips them) inside the block;
     the original weights are restored on exit, also on error."""
@@ -39,6 +41,7 @@ def planted_faults(model: nn.Module, columns, factor: float = -1.0) -> Iterator[
                 weight[j] = original
 
 
+@checked(reference_model=Choice(("faulty", "clean")))
 def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n_faults: int = 3,
                             factor: float = -1.0, scorers=("zscore", "pot", "exponential", "random"),
                             ks=(1, 5, 10, 20, 50), seeds=(0,), reference_model: str = "faulty",
@@ -57,8 +60,6 @@ def planted_fault_benchmark(model: nn.Module, reference, pool, *, stages=None, n
     """
     index = filter_index(model)
     stages = list(index.stage.unique()) if stages is None else list(stages)
-    if reference_model not in ("faulty", "clean"):
-        raise ValueError(f"reference_model must be 'faulty' or 'clean'; got {reference_model!r}")
     def fitted() -> ParameterSaliency:
         return ParameterSaliency(model, batch_size=batch_size, progress=False).fit(reference)
 

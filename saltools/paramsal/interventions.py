@@ -18,9 +18,11 @@ from tqdm.auto import tqdm
 from .. import checks
 from .._torch import preserved_state
 from ..models.filters import conv_layers
+from ..parameters import NON_NEGATIVE, Choice, checked
 
 
 @contextmanager
+@checked()
 def edited_filters(model: nn.Module, keep: torch.Tensor | None = None, step: torch.Tensor | None = None,
                    grads: list[torch.Tensor] | None = None, lr: float = 1e-3) -> Iterator[None]:
     """Evaluate batch row ``r`` as if filters had been edited for that row only (hooks, removed on exit).
@@ -66,13 +68,12 @@ def _conv_weight_grads(model: nn.Module, image: torch.Tensor, label: int) -> lis
         return [g.detach() for g in torch.autograd.grad(loss, weights)]
 
 
+@checked(label=NON_NEGATIVE, method=Choice(("zero", "finetune")))
 def edited_probabilities(model: nn.Module, image: torch.Tensor, label: int, columns, method: str = "zero",
                          lr: float = 1e-3) -> torch.Tensor:
     """Softmax probabilities of one image after zeroing (or one SGD step on) the filters ``columns``."""
     n_filters = sum(c.out_channels for _, c in conv_layers(model))
     columns = filter_columns(columns, n_filters)
-    if method not in ("zero", "finetune"):
-        raise ValueError(f"unknown method {method!r}; expected 'zero' or 'finetune'")
     x = checks.model_input(checks.images(image, "image", model=model, ndim=3), model)
     mask = torch.zeros(1, n_filters, device=x.device)
     mask[0, columns.to(x.device)] = 1.0
@@ -87,6 +88,7 @@ def edited_probabilities(model: nn.Module, image: torch.Tensor, label: int, colu
             return F.softmax(model(x[None]), dim=1)[0].cpu()
 
 
+@checked()
 def filter_columns(columns, n_filters: int) -> torch.Tensor:
     """``columns`` as distinct filter indices in [0, n_filters) (int64 [K]); ValueError for negative,
     out-of-range or repeated ones (a negative index would silently mean a filter counted from the end)."""
@@ -119,6 +121,7 @@ def _orderings(scores: torch.Tensor, selections, generator: torch.Generator) -> 
     return out
 
 
+@checked()
 def intervention_curves(model: nn.Module, images: torch.Tensor, labels, scores: torch.Tensor,
                         ks=range(1, 26), methods=("zero", "finetune"), selections=SELECTIONS,
                         lr: float = 1e-3, seed: int = 0, progress: bool = True) -> pd.DataFrame:

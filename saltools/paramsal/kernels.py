@@ -35,6 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..parameters import TEXT, checked
+
 CHUNK_BYTES = 2 ** 21
 MAX_CHUNK = 32
 MAX_STEM_CHANNELS = 4
@@ -66,6 +68,7 @@ def kernel_name(conv: nn.Conv2d) -> str:
     return "stride1" if conv.groups == 1 and conv.stride == (1, 1) else "strided"
 
 
+@checked(kernel=TEXT)
 def filter_statistic(conv: nn.Conv2d, inputs: torch.Tensor, grad_out: torch.Tensor, workspace: Workspace,
                      kernel: str | None = None) -> torch.Tensor:
     """[B, out_channels]: mean over (in, kh, kw) of |per-sample dL/dW| of one conv layer.

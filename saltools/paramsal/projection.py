@@ -8,9 +8,11 @@ from tqdm.auto import tqdm
 from .. import checks
 from .._torch import preserved_state
 from ..models.filters import conv_layers
+from ..parameters import NON_NEGATIVE, checked
 from .reference import ParameterSaliency
 
 
+@checked(label=NON_NEGATIVE)
 def input_projection(stats: ParameterSaliency, image: torch.Tensor, label: int, top: int = 10,
                      boost: float = 100.0) -> torch.Tensor:
     """Which pixels drive the image's most salient filters (Levin et al.): an [H, W] map.
@@ -48,6 +50,7 @@ def _projection(stats: ParameterSaliency, image: torch.Tensor, label: int, top: 
     return grad_x.abs().amax(0).cpu()
 
 
+@checked()
 def projections(stats: ParameterSaliency, images: torch.Tensor, labels, top: int = 10,
                 boost: float = 100.0, progress: bool = False) -> torch.Tensor:
     """``input_projection`` for several images: [N, H, W] (one double backward per image)."""

@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 
 from .. import checks
 from ..models.filters import filter_index
+from ..parameters import checked
 from . import storage
-from .scorers import MIN_REFERENCE, DegenerateStatisticsWarning, TailFit, resolve_scorer
+from .scorers import MIN_REFERENCE, SCORER, DegenerateStatisticsWarning, TailFit, resolve_scorer
 from .statistic import filter_saliency
 
 
@@ -29,6 +30,7 @@ def _fingerprints(images: torch.Tensor) -> torch.Tensor:
                          for row in flat], dtype=torch.int64)
 
 
+@checked()
 def reference_batches(reference, labels, batch_size: int):
     """Yield (images, labels) batches from a tensor (+labels), a Dataset, or an iterable of batches."""
     if isinstance(reference, torch.Tensor):
@@ -62,6 +64,7 @@ class ParameterSaliency:
     ``sample_`` ([S, F]), ``index_`` (``models.filter_index``).
     """
 
+    @checked()
     def __init__(self, model: nn.Module, *, max_tail: int = 2000, sample_size: int = 1000,
                  batch_size: int = 128, seed: int = 0, progress: bool = True):
         self.index_ = filter_index(model)
@@ -221,6 +224,7 @@ class ParameterSaliency:
         self.check_fitted()
         return (self._m2 / max(self.n_ - 1, 1)).sqrt()
 
+    @checked()
     def tail_fit(self, quantile: float = 0.9, exponential: bool = False) -> "TailFit":
         """GPD (or exponential) fit per filter to the reference values above the ``quantile`` (cached)."""
         self.check_fitted()
@@ -235,6 +239,7 @@ class ParameterSaliency:
             raise RuntimeError("ParameterSaliency is not fitted: call fit(reference) first")
 
     # -- queries
+    @checked()
     def saliency(self, images: torch.Tensor, labels, allow_reference_images: bool = False) -> torch.Tensor:
         """The raw statistic [N, F] of query images; refuses images of the reference set unless allowed."""
         self.check_fitted()
@@ -247,6 +252,7 @@ class ParameterSaliency:
                                  "statistics never saw, or pass allow_reference_images=True")
         return filter_saliency(self.model, images, labels, self.batch_size).cpu()
 
+    @checked(scorer=SCORER)
     def score(self, values: torch.Tensor, scorer="zscore") -> torch.Tensor:
         """Scores [N, F] of raw statistic values, higher = more salient, by a name in SCORERS or a callable."""
         self.check_fitted()
@@ -262,6 +268,7 @@ class ParameterSaliency:
                           DegenerateStatisticsWarning, stacklevel=2)
         return resolve_scorer(scorer)(self, values.to(torch.float32).cpu())
 
+    @checked(scorer=SCORER)
     def rank(self, values: torch.Tensor, scorer="zscore") -> pd.DataFrame:
         """Tidy ranking: one row per (image, filter) with layer, stage, depth, filter, statistic, score,
         rank (1 = most salient; all filters of all layers ranked together)."""

@@ -17,6 +17,7 @@ import scipy.stats as ss
 import torch
 
 from .. import evt
+from ..parameters import CALLABLE, NON_NEGATIVE, TEXT, Choice, Either, Number, checked, checked_fields
 
 #: reference images below which ``fit`` warns: mean and std per filter are poorly estimated
 MIN_REFERENCE = 30
@@ -38,8 +39,10 @@ class ReferenceStatistics(Protocol):
     index_: pd.DataFrame
     seed: int
 
+    @checked()
     def tail_fit(self, quantile: float = 0.9, exponential: bool = False) -> "TailFit": ...
 
+    @checked(scorer=Either((TEXT, CALLABLE)))
     def score(self, values: torch.Tensor, scorer="zscore") -> torch.Tensor: ...
 
 
@@ -54,6 +57,7 @@ def zscore(stats: ReferenceStatistics, values: torch.Tensor) -> torch.Tensor:
     return ((values.double() - stats.mean_) / std).float()
 
 
+@checked_fields(log_rate=Number(), n_excesses=NON_NEGATIVE)
 @dataclass(frozen=True)
 class TailFit:
     """Per-filter peaks-over-threshold model: threshold, GPD shape and scale, log of P(S > threshold)."""
@@ -66,6 +70,7 @@ class TailFit:
     n_excesses: int
 
     @classmethod
+    @checked()
     def from_stats(cls, stats: ReferenceStatistics, quantile: float, exponential: bool = False) -> "TailFit":
         if not 0 < quantile < 1:
             raise ValueError(f"quantile must lie in (0, 1); got {quantile}")
@@ -119,6 +124,7 @@ def _warn_fallbacks(excesses: np.ndarray, n: int, quantile: float) -> None:
                       stacklevel=4)
 
 
+@checked()
 def pot(stats: ReferenceStatistics, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
     """Peaks-over-threshold saliency (Wang & Sato): ``-log P(S_j >= s_j)`` from a GPD fitted per filter
     to the reference values above its ``quantile``; +inf beyond a negative shape's endpoint."""
@@ -126,6 +132,7 @@ def pot(stats: ReferenceStatistics, values: torch.Tensor, quantile: float = 0.9)
     return (-fit.log_tail_probability(values, stats.sample_)).float()
 
 
+@checked()
 def exponential_tail(stats: ReferenceStatistics, values: torch.Tensor, quantile: float = 0.9) -> torch.Tensor:
     """Like ``pot`` with the GPD shape fixed at 0 (an exponential tail): what the published code's
     fitting effectively returned on heavy-tailed data."""
@@ -150,6 +157,8 @@ def last_stage_raw(stats: ReferenceStatistics, values: torch.Tensor) -> torch.Te
 SCORERS: dict[str, Callable[[ReferenceStatistics, torch.Tensor], torch.Tensor]] = {
     "zscore": zscore, "pot": pot, "exponential": exponential_tail, "random": random_scores,
     "last_stage_raw": last_stage_raw}
+#: the kind of a ``scorer`` argument: a name in ``SCORERS`` or a function (stats, values) -> scores
+SCORER = Either((Choice(SCORERS), CALLABLE))
 
 
 def resolve_scorer(scorer) -> Callable:
@@ -161,6 +170,7 @@ def resolve_scorer(scorer) -> Callable:
     return SCORERS[scorer]
 
 
+@checked(first=SCORER, second=SCORER)
 def scorer_agreement(stats: ReferenceStatistics, values: torch.Tensor, first="zscore", second="pot",
                      k: int = 20) -> pd.DataFrame:
     """Per image: Spearman correlation of two scorers' scores and the overlap of their top-k sets."""

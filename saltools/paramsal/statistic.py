@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from .. import checks
 from .._torch import in_layout, memory_layout_fallback, preserved_state
 from ..models.filters import conv_layers
+from ..parameters import checked
 from .kernels import Workspace, filter_statistic
 
 
@@ -57,6 +58,7 @@ def _filter_stat_hooks(model: nn.Module, columns: list, roots: list, workspace: 
             handle.remove()
 
 
+@checked()
 def filter_saliency(model: nn.Module, images: torch.Tensor, labels, batch_size: int = 128,
                     progress: bool = False) -> torch.Tensor:
     """Per-sample, per-filter saliency ``mean |dCE(f(x_n), y_n) / dW_j|``: a tensor [N, F].

@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..parameters import checked
+
 FORMAT, VERSION = "saltools.reference_statistics", 3
 _TENSORS = ("mean", "m2", "tail", "sample", "fingerprints")
 _INTS = ("n", "max_tail", "sample_size")
@@ -26,6 +28,7 @@ _INTS = ("n", "max_tail", "sample_size")
 class StatisticsFileError(ValueError):
     """A statistics file that cannot be used; the message names the file and what is wrong."""
 
+    @checked()
     def __init__(self, path, reason: str):
         super().__init__(f"{path}: {reason}")
         self.path, self.reason = Path(path), reason
@@ -59,6 +62,7 @@ def checksum(state: dict) -> str:
     return digest.hexdigest()
 
 
+@checked()
 def write(state: dict, index: pd.DataFrame, path, weights: str = "") -> None:
     """Save statistics (keys ``_TENSORS`` and ``_INTS``) fitted on the model of filter index ``index`` and weights
     ``weights`` (``weights_fingerprint``), with the format header and the checksum, through a temporary file so
@@ -76,6 +80,7 @@ def write(state: dict, index: pd.DataFrame, path, weights: str = "") -> None:
         tmp.unlink(missing_ok=True)
 
 
+@checked()
 def read(path, index: pd.DataFrame, weights: str | None = None) -> dict:
     """The statistics saved in ``path`` for the model whose filter index is ``index`` (and, when given, whose
     weights have the fingerprint ``weights``), validated; ``StatisticsFileError`` (naming the file) otherwise."""

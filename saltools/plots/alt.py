@@ -18,6 +18,8 @@ import numpy as np
 from matplotlib.collections import PathCollection, QuadMesh
 from matplotlib.container import BarContainer
 
+from ..parameters import checked
+
 #: the longest alt text written (screen readers read it whole); longer descriptions end with "..."
 MAX_LENGTH = 700
 #: items listed per kind of artist before "and N more"
@@ -128,6 +130,7 @@ def alt_text(figure: plt.Figure) -> str:
     return text if len(text) <= MAX_LENGTH else text[:MAX_LENGTH - 3].rstrip() + "..."
 
 
+@checked()
 def with_summary(figure: plt.Figure, summary: str) -> plt.Figure:
     """Attach ``summary`` (what the figure shows, in a sentence) to ``figure``'s text alternative."""
     if not isinstance(summary, str) or not summary.strip():
@@ -136,6 +139,7 @@ def with_summary(figure: plt.Figure, summary: str) -> plt.Figure:
     return figure
 
 
+@checked()
 def is_meaningful(alt: str | None) -> bool:
     """Whether ``alt`` says something: not empty, not a placeholder ("png", "figure"), not a file name."""
     text = (alt or "").strip().lower()
@@ -150,6 +154,7 @@ def png_bytes(figure: plt.Figure) -> bytes:
     return buffer.getvalue()
 
 
+@checked()
 def figure_html(figure: plt.Figure, png: bytes | None = None, css_class: str | None = None) -> str:
     """``figure`` as an HTML ``<img>`` (``png``, default ``png_bytes(figure)``, inline) with its ``alt_text``:
     how notebooks display figures (``notebook.describe_figures``) and widgets their frames, so the book's

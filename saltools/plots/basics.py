@@ -8,9 +8,11 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from ..parameters import TEXT, Each, checked
 from .style import CATEGORICAL, accessible
 
 @accessible
+@checked(titles=Each(TEXT))
 def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, masks: torch.Tensor | None = None,
                ncols: int = 8, size: float = 1.4, suptitle: str | None = None) -> plt.Figure:
     """Images [N, 3, H, W] in [0, 1] in a grid; masks [N, H, W] (optional) drawn as a yellow outline."""
@@ -32,6 +34,7 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, masks:
     return fig
 
 
+@checked()
 def show_image(ax, image: torch.Tensor, title: str | None = None) -> None:
     """Draw an image [3, H, W] in [0, 1] on ``ax`` with a small title and no axes."""
     ax.imshow(image.permute(1, 2, 0).clamp(0, 1).cpu().numpy(), interpolation="nearest")
@@ -69,6 +72,7 @@ def filters_per_stage(index: pd.DataFrame) -> plt.Figure:
 
 
 @accessible
+@checked()
 def speed_bars(seconds_per_image: dict, reference: str) -> plt.Figure:
     """Milliseconds per image of each way to compute the same thing, with its speed-up over ``reference``."""
     names = list(seconds_per_image)

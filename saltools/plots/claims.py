@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
+from ..parameters import checked
 from .style import VERDICT_COLORS, VERDICT_HATCHES, VERDICT_MARKS, accessible
 
 def _exploratory(table: pd.DataFrame) -> pd.Series:
@@ -15,6 +16,7 @@ def _exploratory(table: pd.DataFrame) -> pd.Series:
 
 
 @accessible
+@checked()
 def scoreboard(table: pd.DataFrame, size: float = 1.25) -> plt.Figure:
     """Claims (rows) x models (columns) coloured by verdict, each cell annotated with the effect and its
     95% interval; the paper's figure, where there is one, printed beside the claim; exploratory claims
@@ -71,6 +73,7 @@ def verdict_counts(table: pd.DataFrame) -> plt.Figure:
 
 
 @accessible
+@checked()
 def claim_across_models(table: pd.DataFrame, claim: str) -> plt.Figure:
     """One claim on every model: the effect with its 95% interval, coloured by verdict, and the threshold
     of the claim's rule as a dashed line."""

@@ -6,11 +6,13 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from ..parameters import TEXT, checked
 from .basics import show_image
 from .style import CATEGORICAL, accessible
 
 
 @accessible
+@checked()
 def attribution_maps(images: torch.Tensor, maps: dict, masks: torch.Tensor | None = None,
                      suptitle: str | None = None, size: float = 1.6) -> plt.Figure:
     """Rows of images and their maps [N, H, W] per method (signed, red positive, blue negative, each map
@@ -35,6 +37,7 @@ def attribution_maps(images: torch.Tensor, maps: dict, masks: torch.Tensor | Non
 
 
 @accessible
+@checked()
 def brightness_curves(table: pd.DataFrame, y: str = "mass_accuracy", background: float | None = None) -> plt.Figure:
     """Localization against object grey level, one line per method (correctly classified images)."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -51,6 +54,7 @@ def brightness_curves(table: pd.DataFrame, y: str = "mass_accuracy", background:
 
 
 @accessible
+@checked()
 def blind_points(table: pd.DataFrame, zero_points: dict, y: str = "mass_accuracy") -> plt.Figure:
     """Localization against object grey level, one panel per method, one line per input space; the
     grey level each space maps to zero (its blind point) as a dotted line of the same colour."""
@@ -102,6 +106,7 @@ def randomization_curves(table: pd.DataFrame, measures=("spearman_abs", "ssim"))
 
 # ----------------------------------------------------------------------------- chapter 6: perturbation
 @accessible
+@checked(measure=TEXT)
 def agreement_matrix(table: pd.DataFrame, measure: str = "spearman_abs", title: str | None = None) -> plt.Figure:
     """Mean agreement between every pair of map sets (from ``metrics.pairwise_agreement``) as a heat map."""
     means = table.groupby(["a", "b"])[measure].mean()
@@ -120,6 +125,7 @@ def agreement_matrix(table: pd.DataFrame, measure: str = "spearman_abs", title: 
 
 
 @accessible
+@checked(measure=TEXT)
 def setting_agreement(table: pd.DataFrame, floor: float | None = None, measure: str = "spearman_abs") -> plt.Figure:
     """Agreement of each changed setting with the reference maps (rows: ``setting``, ``measure``); the
     agreement of two runs differing only in the random seed as a dotted line (the noise floor)."""
@@ -136,6 +142,7 @@ def setting_agreement(table: pd.DataFrame, floor: float | None = None, measure: 
 
 
 @accessible
+@checked()
 def method_ranks(table: pd.DataFrame, variant: str = "variant", value: str = "auc",
                  lower_is_better=lambda v: "deletion" in v and "lerf" not in v) -> plt.Figure:
     """Rank of every method (1 = best) under every metric variant: where the winner changes."""
@@ -151,6 +158,7 @@ def method_ranks(table: pd.DataFrame, variant: str = "variant", value: str = "au
 
 
 @accessible
+@checked()
 def ranking_bars(table: pd.DataFrame, title: str, lower_is_better: bool) -> plt.Figure:
     """Mean AUC per method under one metric variant, best first."""
     order = table.groupby("method").auc.mean().sort_values(ascending=lower_is_better).index

@@ -6,11 +6,13 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from ..parameters import NON_NEGATIVE, checked
 from .basics import show_image
 from .style import PREDICTION_COLORS, STAGE_PALETTE, accessible
 
 
 @accessible
+@checked(label=NON_NEGATIVE)
 def prediction(image: torch.Tensor, probabilities: torch.Tensor, classes, label: int, top: int = 5) -> plt.Figure:
     """An image with its true label, and the model's top class probabilities as bars."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8), gridspec_kw={"width_ratios": [1, 1.4]})
@@ -27,6 +29,7 @@ def prediction(image: torch.Tensor, probabilities: torch.Tensor, classes, label:
 
 
 @accessible
+@checked(highlight=NON_NEGATIVE)
 def saliency_profile(ranking: pd.DataFrame, highlight: int = 10) -> plt.Figure:
     """Scores of one image's filters in network order, coloured by stage; the top ``highlight`` marked."""
     fig, ax = plt.subplots(figsize=(9, 3))
@@ -42,6 +45,7 @@ def saliency_profile(ranking: pd.DataFrame, highlight: int = 10) -> plt.Figure:
 
 
 @accessible
+@checked()
 def top_filters(ranking: pd.DataFrame, k: int = 10) -> plt.Figure:
     """The k highest-scoring filters of one image as labelled bars."""
     top = ranking.nsmallest(k, "rank").assign(name=lambda t: t.layer + " #" + t["filter"].astype(str))
@@ -55,6 +59,7 @@ def top_filters(ranking: pd.DataFrame, k: int = 10) -> plt.Figure:
 
 
 @accessible
+@checked()
 def stage_shares(ranking: pd.DataFrame, index: pd.DataFrame, k: int = 20) -> plt.Figure:
     """Share of each stage among the top-k filters (over all images) next to its share of all filters."""
     top = ranking[ranking["rank"] <= k].stage.value_counts(normalize=True)
@@ -88,6 +93,7 @@ def intervention_curves(curves: pd.DataFrame) -> plt.Figure:
 
 
 @accessible
+@checked()
 def projection(image: torch.Tensor, heat: torch.Tensor, title: str = "input-space projection") -> plt.Figure:
     """An image next to a heat map of the same size, and the map over the image."""
     fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.6))
@@ -103,6 +109,7 @@ def projection(image: torch.Tensor, heat: torch.Tensor, title: str = "input-spac
 
 # ----------------------------------------------------------------------------- chapter 4: depth bias
 @accessible
+@checked()
 def depth_shares(shares: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """Share of each stage among the top-k filters per scorer; black ticks: the stage's share of all filters."""
     fig, ax = plt.subplots(figsize=(8, 3.2))

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..parameters import TEXT, checked
 from .style import CATEGORICAL, accessible
 
 
@@ -73,6 +74,7 @@ def blur_gains(blur: pd.DataFrame) -> plt.Figure:
 
 
 @accessible
+@checked(measure=TEXT)
 def randomization_by_stage(table: pd.DataFrame, measure: str = "spearman_abs") -> plt.Figure:
     """Similarity to the original maps when one stage alone is randomized, plain and smoothed."""
     order = list(dict.fromkeys(table.randomized))

@@ -8,6 +8,7 @@ import scipy.stats as ss
 import seaborn as sns
 import torch
 
+from ..parameters import NON_NEGATIVE, Number, checked
 from .style import CATEGORICAL, accessible
 
 
@@ -71,6 +72,7 @@ def moments_by_stage(table: pd.DataFrame) -> plt.Figure:
 
 
 @accessible
+@checked(normal=Number(0, 1))
 def three_sigma_exceedance(exceedance, normal: float) -> plt.Figure:
     """Histogram over filters of the empirical P(S > mean + 3 std), with the normal distribution's value."""
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -84,6 +86,7 @@ def three_sigma_exceedance(exceedance, normal: float) -> plt.Figure:
 
 
 @accessible
+@checked(column=NON_NEGATIVE)
 def mean_residual_life(tail: torch.Tensor, column: int, label: str = "") -> plt.Figure:
     """Mean excess over a threshold against the threshold, from one filter's kept tail values; a GPD tail
     shows a straight line (slope xi / (1 - xi)) above a good threshold."""
@@ -99,6 +102,7 @@ def mean_residual_life(tail: torch.Tensor, column: int, label: str = "") -> plt.
 
 
 @accessible
+@checked(shape=Number(), scale=Number(0, open="low"))
 def gpd_qq(excesses, shape: float, scale: float, label: str = "") -> plt.Figure:
     """QQ plot of one filter's excesses against the fitted GPD."""
     y = np.sort(np.asarray(excesses, dtype=float))
@@ -142,6 +146,7 @@ def scorer_agreement(agreement: pd.DataFrame) -> plt.Figure:
 
 
 @accessible
+@checked()
 def planted_recall(table: pd.DataFrame, k: int = 20) -> plt.Figure:
     """Share of planted faulty filters found in the top k, per stage of planting and scorer."""
     found = table.dropna(subset=["scorer"])

@@ -4,7 +4,9 @@ A bad input gets a ``TypeError`` (wrong kind: not a tensor, uint8 or integer ima
 ``ValueError`` (wrong shape, NaN/Inf, values outside the model's input range, labels out of range,
 empty batches, sizes below 1) that names the argument, what was expected and what came. The checks are
 one pass over the data each (``aminmax`` finds range violations, NaN and Inf at once), negligible next
-to a forward pass (``benchmarks/bench_checks.py``). Imports only ``saltools._torch``.
+to a forward pass (``benchmarks/bench_checks.py``). Imports only ``saltools._torch`` and
+``saltools.parameters``, whose kinds (``Integer``, ``Number``, ``Choice``, ``Each``, ``POSITIVE``, ``FLAG``, ...)
+check every numeric or categorical parameter and are reachable here too.
 
 The value range is [0, 1] unless the model declares another one as ``model.input_range = (low, high)``
 (``None``: any finite value), as ``saltools.rectgrad.InSpace`` does for its encoded inputs.
@@ -19,7 +21,9 @@ import torch
 import torch.nn as nn
 
 from ._torch import preserved_state
-from .parameters import NON_NEGATIVE, POSITIVE, PROBABILITY, Integer, checked
+# the parameter kinds (one per kind of parameter), also reachable as ``checks.Number``, ``checks.POSITIVE``, ...
+from .parameters import (CALLABLE, FLAG, NON_NEGATIVE, POSITIVE, PROBABILITY, REAL, TEXT, Choice,  # noqa: F401
+                         Each, Either, Integer, Number, Optional, checked, checked_fields)
 
 UNIT = (0.0, 1.0)
 #: how far outside the range a value may stray (float rounding of resampling, blurs, corruptions)

@@ -458,3 +458,19 @@ def test_every_kind_of_context_refuses_a_model_that_returns_probabilities(head):
         with pytest.raises(ValueError, match="must return logits.*probabilities"):
             make(torch.nn.Sequential(model, head))
         assert isinstance(make(model), kind)                  # the same network without its head is taken
+
+
+def test_a_shift_claim_without_shifted_mistakes_says_which_is_missing():
+    """Refused for the right reason: no shifted queries (give them) is not the same as shifted queries on which the
+    model made no mistake (give more). The second used to ask for the argument the caller had passed."""
+    model = st.models.load("shapes-resnet")
+    reference, queries = st.data.Shapes(40, split="reference"), st.data.Shapes(16)
+    everything_wrong = torch.utils.data.TensorDataset(queries.images, (queries.labels + 1) % 10)
+    predicted = st.models.predict(model, queries.images).argmax(1)
+    nothing_wrong = torch.utils.data.TensorDataset(queries.images, predicted)
+    ids = ["ch4.domain-shift-increases-the-bias"]
+    for shifted, reason in [(None, r"no target-domain \(shifted\) queries \(give Context\(\.\.\., shifted=\.\.\.\)\)"),
+                            (nothing_wrong, r"made 0 mistakes on the context's target-domain \(shifted\) queries")]:
+        context = st.claims.Context(model, reference, everything_wrong, shifted, sample_size=40)
+        row = st.claims.evaluate(context, ids=ids).iloc[0]
+        assert row.verdict == NOT_EVALUATED and re.search(reason, row.reason), row.reason

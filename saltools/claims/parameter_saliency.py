@@ -226,14 +226,14 @@ def _moments_shrink(context, shuffled: bool = False) -> Evidence:
 
 
 def _condition_values(context, condition: str):
-    values = getattr(context, f"{condition}_values")
     what = {"shifted": "target-domain (shifted)", "corrupted": "corrupted"}[condition]
-    if values is None:
-        raise ClaimRefused(f"the context has no {what} queries with mistakes (give Context(..., "
-                           f"{'shifted=' if condition == 'shifted' else 'corrupted='}...))")
-    if len(values) < 2:
-        raise ClaimRefused(f"the model made {len(values)} mistakes on the context's {what} queries; an interval "
-                           "needs at least 2 (give more queries)")
+    given = getattr(context, condition)
+    if given is None or len(given) == 0:
+        raise ClaimRefused(f"the context has no {what} queries (give Context(..., {condition}=...))")
+    values = getattr(context, f"{condition}_values")          # None where the model made no mistake there
+    if (made := 0 if values is None else len(values)) < 2:
+        raise ClaimRefused(f"the model made {made} mistakes on the context's {what} queries; an interval needs at "
+                           "least 2 (give more queries)")
     return values
 
 

@@ -273,8 +273,7 @@ CONVENTIONS: dict[str, Kind] = {
     **dict.fromkeys(("lr", "sigma", "epsilon", "compactness", "boost"), Number(0, open="low")),
     **dict.fromkeys(("noise", "weight_decay", "rtol", "atol", "texture", "min_contrast"), Number(0)),
     **dict.fromkeys(("background", "space_background", "tint", "share"), Number(0, 1)),
-    **dict.fromkeys(("factor", "brightness", "threshold", "level", "normal",
-                     "floor", "q"), Number()),
+    **dict.fromkeys(("factor", "brightness", "threshold", "level", "normal", "floor", "q"), Number()),
     "percentile": Number(0, 100),
     "size": Number(0, open="low"),
     "output": Choice(("logit", "probability")),
@@ -340,7 +339,6 @@ def checked(**declared: Kind):
     The kinds are kept as ``function.parameter_kinds``."""
     def decorate(function):
         signature, kinds = inspect.signature(function), kinds_of(function, **declared)
-
         where = function.__qualname__.removesuffix(".__init__")
 
         @functools.wraps(function)
